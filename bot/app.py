@@ -1,0 +1,86 @@
+"""Wiring: the python-telegram-bot Application and the feature modules that fill it.
+
+Feature logic lives in one module per feature; this module only assembles them. The
+transport (polling or webhook) is chosen in `bot.polling` / `bot.webhook`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
+
+from bot import admin, ask, errors, start
+from bot.commands import publish_menu
+from bot.context import Context, hub_of, hub_of_app, identify
+from hub.core import Hub
+
+log = logging.getLogger(__name__)
+
+# Order matters: ask takes any private text, so it comes after features that read text;
+# errors holds the catch-all for unknown commands and comes last.
+FEATURES: tuple[ModuleType, ...] = (start, admin, ask, errors)
+
+
+def file_url(api_url: str) -> str:
+    """Telegram serves files under /file/bot<token>; a local Bot API server mirrors that."""
+    return api_url[: -len("/bot")] + "/file/bot" if api_url.endswith("/bot") else api_url + "/file/bot"
+
+
+async def _count(update: Update, context: Context) -> None:
+    kind = next((k for k in ("message", "callback_query", "my_chat_member") if getattr(update, k)), "other")
+    hub_of(context).metrics.updates.labels(kind=kind).inc()
+
+
+async def _register(update: Update, context: Context) -> None:
+    """Register whoever speaks to the bot, once per process, even with no command."""
+    user = update.effective_user
+    known: set[int] = context.bot_data.setdefault("registered", set())
+    if user is None or user.is_bot or user.id in known or update.effective_message is None:
+        return
+    hub = hub_of(context)
+    async with hub.db.session() as session:
+        await identify(session, hub, update)
+    known.add(user.id)
+
+
+def build_application(hub: Hub, *, webhook: bool = False) -> Application:
+    token = hub.settings.token
+    if token is None:
+        raise RuntimeError("the bot needs GRIDCAST_TELEGRAM_TOKEN")
+    builder = (
+        Application.builder()
+        .token(token)
+        .defaults(Defaults(tzinfo=hub.tz))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+    )
+    if hub.settings.telegram_api_url:
+        builder = builder.base_url(hub.settings.telegram_api_url).base_file_url(
+            file_url(hub.settings.telegram_api_url)
+        )
+    if webhook:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data["hub"] = hub
+    app.add_handler(TypeHandler(Update, _count), group=-2)
+    app.add_handler(TypeHandler(Update, _register), group=-1)
+    for feature in FEATURES:
+        feature.register(app)
+    return app
+
+
+async def prepare(app: Application) -> None:
+    """Open the features' long-lived services, then publish the command menu.
+
+    A failure to publish the menu must not keep the bot from serving.
+    """
+    for feature in FEATURES:
+        load = getattr(feature, "load", None)
+        if load is not None:
+            await load(app)
+    try:
+        await publish_menu(app.bot, hub_of_app(app).texts)
+    except Exception:
+        log.warning("could not publish the command menu", exc_info=True)

@@ -1,0 +1,59 @@
+"""What every handler needs: the hub, the sender as a Person, and their language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import Application, ContextTypes
+
+from hub import grids, people
+from hub.core import Hub
+from hub.i18n import language_for
+from hub.models import Chat, Person
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def hub_of(context: Context) -> Hub:
+    return context.application.bot_data["hub"]
+
+
+def hub_of_app(app: Application) -> Hub:
+    return app.bot_data["hub"]
+
+
+@dataclass
+class Sender:
+    person: Person
+    lang: str
+    chat: Chat | None
+
+
+async def identify(session: AsyncSession, hub: Hub, update: Update) -> Sender:
+    """Register the sender on first contact and find the grid bound to this chat, if any."""
+    user = update.effective_user
+    if user is None:
+        raise ValueError("update without a sender")
+    chat = update.effective_chat
+    binding = None
+    if chat is not None and chat.type != chat.PRIVATE:
+        binding = await grids.chat_binding(session, chat.id)
+    person = await people.register(
+        session,
+        telegram_id=user.id,
+        name=user.full_name,
+        username=user.username,
+        telegram_language=user.language_code,
+        grid_id=binding.grid_id if binding else None,
+        now=hub.now(),
+    )
+    lang = language_for(person.language, user.language_code, hub.settings.default_language)
+    return Sender(person, lang, binding)
+
+
+def sender_language(hub: Hub, update: object) -> str:
+    """A best guess without the database, for when the database is what failed."""
+    user = update.effective_user if isinstance(update, Update) else None
+    return language_for(None, user.language_code if user else None, hub.settings.default_language)

@@ -1,0 +1,79 @@
+"""/start, /help and /lang: the first things a resident sees."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.commands import Command, declare, help_text
+from bot.context import Context, hub_of, identify
+from hub import people
+from hub.errors import InvalidInput
+from hub.i18n import LANGUAGE_NAMES, LANGUAGES
+from hub.models import Grid
+
+
+async def start(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    assert update.effective_message and update.effective_user and update.effective_chat
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        grid = await session.get(Grid, sender.chat.grid_id) if sender.chat else None
+    if update.effective_chat.type == update.effective_chat.PRIVATE:
+        text = hub.t(
+            sender.lang,
+            "start.private",
+            name=update.effective_user.first_name,
+            commands=help_text(hub.texts, sender.lang, sender.person.role),
+        )
+    else:
+        text = hub.t(sender.lang, "start.group", grid=f"{grid.name} ({grid.code})" if grid else None)
+    await update.effective_message.reply_text(text)
+
+
+async def show_help(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    assert update.effective_message
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+    await update.effective_message.reply_text(help_text(hub.texts, sender.lang, sender.person.role))
+
+
+def _language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=f"lang:{lang}")] for lang in LANGUAGES]
+    )
+
+
+async def choose_language(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    assert update.effective_message
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+    await update.effective_message.reply_text(
+        hub.t(sender.lang, "lang.prompt"), reply_markup=_language_keyboard()
+    )
+
+
+async def language_chosen(update: Update, context: Context) -> None:
+    """A language button: it changes the language of whoever pressed it, and only theirs."""
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    lang = query.data.removeprefix("lang:")
+    if lang not in LANGUAGES:
+        raise InvalidInput("error.language", language=lang)
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        await people.set_language(session, sender.person, lang, now=hub.now())
+    await query.answer(hub.t(lang, "lang.set"))
+    if query.message and query.message.chat.type == query.message.chat.PRIVATE:
+        await query.edit_message_text(hub.t(lang, "lang.set"))
+
+
+def register(app: Application) -> None:
+    declare(Command("start"), Command("help"), Command("lang"))
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("help", show_help))
+    app.add_handler(CommandHandler("lang", choose_language))
+    app.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))

@@ -1,0 +1,1 @@
+"""gridcast content."""

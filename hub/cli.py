@@ -1,0 +1,300 @@
+"""`gridcast …`: the command line, a transport like the bot and the web app.
+
+Each command is one service call and its answer. A configuration mistake or a refused
+request ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from hub import grids, migrate, people
+from hub.core import Hub
+from hub.errors import ContentError, HubError
+from hub.i18n import LANGUAGES
+from hub.logs import setup_logging
+from hub.models import GridLevel, Role
+from hub.settings import ConfigError, Settings, load_settings
+
+CLI_ACTOR = "cli"
+Command = Callable[[Hub, argparse.Namespace], Awaitable[int]]
+
+
+class CliError(Exception):
+    """A mistake in how a command was called, reported as one line."""
+
+
+def _print_table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
+
+
+# --- grids -------------------------------------------------------------------------------
+
+
+async def grids_add(hub: Hub, args: argparse.Namespace) -> int:
+    spec = grids.GridSpec(args.code, args.name, args.parent, GridLevel(args.level) if args.level else None)
+    async with hub.db.session() as session:
+        grid = await grids.upsert(session, spec, actor=CLI_ACTOR, now=hub.now())
+    print(f"{grid.code}\t{grid.level.value}\t{grid.name}")
+    return 0
+
+
+async def grids_list(hub: Hub, args: argparse.Namespace) -> int:
+    async with hub.db.session() as session:
+        found = await grids.list_grids(session, under=args.under)
+    if args.json:
+        print(json.dumps(
+            [{"code": g.code, "name": g.name, "level": g.level.value, "path": g.path} for g in found],
+            ensure_ascii=False, indent=1,
+        ))
+        return 0
+    rows = [[g.code, g.level.value, "  " * (g.path.count("/") - 2) + g.name] for g in found]
+    _print_table(rows, ["code", "level", "name"])
+    return 0
+
+
+async def grids_import(hub: Hub, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    specs = grids.parse_grid_file(path.name, data)
+    async with hub.db.session() as session:
+        imported = await grids.import_specs(session, specs, actor=CLI_ACTOR, now=hub.now())
+    print(f"imported {len(imported)} grids from {path.name}")
+    return 0
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+async def people_add(hub: Hub, args: argparse.Namespace) -> int:
+    async with hub.db.session() as session:
+        person = await people.appoint(
+            session,
+            telegram_id=args.telegram_id,
+            name=args.name,
+            role=Role(args.role),
+            grid_code=args.grid,
+            language=args.language,
+            actor=CLI_ACTOR,
+            now=hub.now(),
+        )
+    print(f"{person.telegram_id}\t{person.role.value}\t{args.grid or '-'}\t{person.name}")
+    return 0
+
+
+async def people_list(hub: Hub, args: argparse.Namespace) -> int:
+    async with hub.db.session() as session:
+        found = await people.list_people(
+            session, grid_code=args.grid, role=Role(args.role) if args.role else None
+        )
+    if args.json:
+        print(json.dumps(
+            [
+                {"telegram_id": p.telegram_id, "name": p.name, "role": p.role.value, "grid": code,
+                 "language": p.language}
+                for p, code in found
+            ],
+            ensure_ascii=False, indent=1,
+        ))
+        return 0
+    rows = [[str(p.telegram_id or "-"), p.role.value, code or "-", p.name] for p, code in found]
+    _print_table(rows, ["telegram_id", "role", "grid", "name"])
+    return 0
+
+
+def _read_password() -> str:
+    """Twice from the terminal, or two lines from standard input when it is not one."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        second = getpass.getpass("again: ")
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise CliError("give the password twice, one per line, on standard input")
+        first, second = lines[0], lines[1]
+    if first != second:
+        raise CliError("the two passwords differ")
+    return first
+
+
+async def people_set_password(hub: Hub, args: argparse.Namespace) -> int:
+    password = _read_password()
+    async with hub.db.session() as session:
+        person = await people.set_password(
+            session, args.telegram_id, password, actor=CLI_ACTOR, now=hub.now()
+        )
+    print(f"password set for {person.name}")
+    return 0
+
+
+# --- knowledge ---------------------------------------------------------------------------
+
+CLI_LANGUAGES = {"zh": "zh-Hans", "zh-Hans": "zh-Hans", "zh-Hant": "zh-Hant", "en": "en"}
+
+
+async def ask(hub: Hub, args: argparse.Namespace) -> int:
+    from hub.questions import open_knowledge
+
+    kb = await open_knowledge(hub)
+    answer = kb.search(" ".join(args.question), CLI_LANGUAGES[args.lang])
+    if args.json:
+        print(json.dumps(
+            {"answered": answer.answered, "answer": answer.answer, "entry_id": answer.entry_id,
+             "score": round(answer.score, 4)},
+            ensure_ascii=False,
+        ))
+    elif answer.answered:
+        print(answer.answer)
+        if answer.basis:
+            print(f"({answer.basis})")
+    else:
+        print(hub.t(CLI_LANGUAGES[args.lang], "ask.cli_unknown"), file=sys.stderr)
+    return 0 if answer.answered else 1
+
+
+# --- database, demo, serving ---------------------------------------------------------------
+
+
+async def db_upgrade(hub: Hub, args: argparse.Namespace) -> int:
+    print(f"database at revision {await migrate.current_revision(hub.db)}")
+    return 0
+
+
+async def demo(hub: Hub, args: argparse.Namespace) -> int:
+    from hub.demo import load_demo
+
+    summary = await load_demo(hub)
+    print(summary)
+    return 0
+
+
+def _serve(*roles: str) -> Callable[[Settings, argparse.Namespace], int]:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        from hub.serve import serve
+
+        asyncio.run(serve(settings, roles))
+        return 0
+
+    return run
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridcast", description="gridcast community-safety hub")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    sub.add_parser("run", help="bot + web + scheduler in one process").set_defaults(serve=_serve(*("bot", "web", "scheduler")))
+    sub.add_parser("bot", help="only the Telegram bot").set_defaults(serve=_serve("bot"))
+    sub.add_parser("web", help="only the web app").set_defaults(serve=_serve("web"))
+    sub.add_parser("scheduler", help="only the scheduler").set_defaults(serve=_serve("scheduler"))
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=db_upgrade)
+
+    g = sub.add_parser("grids", help="the grid tree").add_subparsers(dest="grids_command", required=True)
+    add = g.add_parser("add", help="add or rename a grid")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument("--parent")
+    add.add_argument("--level", choices=[lv.value for lv in GridLevel])
+    add.set_defaults(func=grids_add)
+    lst = g.add_parser("list", help="list grids")
+    lst.add_argument("--under", help="only this grid and below")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=grids_list)
+    imp = g.add_parser("import", help="import grids from .csv, .yaml or .geojson")
+    imp.add_argument("file")
+    imp.set_defaults(func=grids_import)
+
+    p = sub.add_parser("people", help="residents, workers, staff").add_subparsers(dest="people_command", required=True)
+    padd = p.add_parser("add", help="add a person or change their role")
+    padd.add_argument("--telegram-id", type=int, required=True)
+    padd.add_argument("--name", required=True)
+    padd.add_argument("--role", choices=[r.value for r in Role], default=Role.RESIDENT.value)
+    padd.add_argument("--grid")
+    padd.add_argument("--language", choices=LANGUAGES)
+    padd.set_defaults(func=people_add)
+    plist = p.add_parser("list", help="list people")
+    plist.add_argument("--grid")
+    plist.add_argument("--role", choices=[r.value for r in Role])
+    plist.add_argument("--json", action="store_true")
+    plist.set_defaults(func=people_list)
+    pwd = p.add_parser("set-password", help="set a dashboard password (asked twice)")
+    pwd.add_argument("--telegram-id", type=int, required=True)
+    pwd.set_defaults(func=people_set_password)
+
+    ask_parser = sub.add_parser("ask", help="ask the safety knowledge base")
+    ask_parser.add_argument("question", nargs="+")
+    ask_parser.add_argument("--json", action="store_true", help="print answered/answer/entry_id/score")
+    ask_parser.add_argument("--lang", choices=sorted(CLI_LANGUAGES), default="zh")
+    ask_parser.set_defaults(func=ask)
+
+    sub.add_parser("demo", help="load a demo district").set_defaults(func=demo)
+    return parser
+
+
+async def _run_command(settings: Settings, func: Command, args: argparse.Namespace) -> int:
+    hub = await Hub.open(settings)
+    try:
+        return await func(hub, args)
+    finally:
+        await hub.close()
+
+
+def _say_error(settings: Settings | None, error: HubError) -> str:
+    from hub.i18n import Texts
+
+    lang = settings.default_language if settings else "zh-Hans"
+    try:
+        return Texts().get(lang, error.key, **error.params)
+    except (KeyError, ContentError):
+        return str(error)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        setup_logging(settings)
+        if hasattr(args, "serve"):
+            return args.serve(settings, args)
+        return asyncio.run(_run_command(settings, args.func, args))
+    except ConfigError as error:
+        print(f"gridcast: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ContentError as error:
+        print(f"gridcast: content error: {error}", file=sys.stderr)
+        return 2
+    except CliError as error:
+        print(f"gridcast: {error}", file=sys.stderr)
+        return 2
+    except HubError as error:
+        print(f"gridcast: {_say_error(settings, error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, DBAPIError) as error:
+        # The database or the data dir cannot be reached: say which, in one line.
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        print(f"gridcast: cannot reach the database or data dir: {detail}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""People: residents who register themselves, and workers and staff who are appointed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import audit, grids
+from hub.errors import InvalidInput, NotFound
+from hub.i18n import LANGUAGES
+from hub.models import Grid, Person, Role
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 10
+
+
+def _state(person: Person, grid_code: str | None = None) -> dict[str, Any]:
+    return {
+        "name": person.name,
+        "role": person.role.value,
+        "grid": grid_code,
+        "language": person.language,
+        "active": person.active,
+    }
+
+
+async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
+    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+
+
+async def get(session: AsyncSession, telegram_id: int) -> Person:
+    person = await by_telegram_id(session, telegram_id)
+    if person is None:
+        raise NotFound("error.person_unknown", telegram_id=telegram_id)
+    return person
+
+
+async def _grid_code(session: AsyncSession, grid_id: int | None) -> str | None:
+    if grid_id is None:
+        return None
+    return await session.scalar(select(Grid.code).where(Grid.id == grid_id))
+
+
+async def appoint(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    name: str,
+    role: Role,
+    grid_code: str | None,
+    language: str | None = None,
+    actor: Person | str,
+    now: datetime,
+) -> Person:
+    """Add a person or change their role and grid; the appointment is audited."""
+    if not name.strip():
+        raise InvalidInput("error.person_name")
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("error.language", language=language)
+    if role is not Role.ADMIN and role is not Role.RESIDENT and grid_code is None:
+        raise InvalidInput("error.person_needs_grid", role=role.value)
+    grid = await grids.get(session, grid_code) if grid_code else None
+    person = await by_telegram_id(session, telegram_id)
+    before = None
+    if person is None:
+        person = Person(telegram_id=telegram_id, created_at=now, active=True)
+        session.add(person)
+    else:
+        before = _state(person, await _grid_code(session, person.grid_id))
+    person.name = name.strip()
+    person.role = role
+    person.grid_id = grid.id if grid else person.grid_id
+    person.language = language or person.language
+    person.updated_at = now
+    await session.flush()
+    audit.record(
+        session, at=now, actor=actor, entity="person", entity_id=person.id,
+        action="appoint" if before else "create", before=before,
+        after=_state(person, grid.code if grid else None),
+    )
+    return person
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    name: str,
+    username: str | None,
+    telegram_language: str | None,
+    grid_id: int | None,
+    now: datetime,
+) -> Person:
+    """Find or create the person behind a Telegram user; a newcomer joins as a resident.
+
+    A resident without a grid takes the grid of the bound group they first speak in.
+    """
+    person = await by_telegram_id(session, telegram_id)
+    if person is None:
+        person = Person(
+            telegram_id=telegram_id,
+            name=name or str(telegram_id),
+            username=username,
+            telegram_language=telegram_language,
+            role=Role.RESIDENT,
+            grid_id=grid_id,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(person)
+        await session.flush()
+        audit.record(
+            session, at=now, actor=person, entity="person", entity_id=person.id,
+            action="register", after=_state(person),
+        )
+        return person
+    changed = False
+    for field, value in (("username", username), ("telegram_language", telegram_language)):
+        if value and getattr(person, field) != value:
+            setattr(person, field, value)
+            changed = True
+    if person.grid_id is None and grid_id is not None and person.role is Role.RESIDENT:
+        person.grid_id = grid_id
+        changed = True
+    if changed:
+        person.updated_at = now
+    return person
+
+
+async def set_language(
+    session: AsyncSession, person: Person, language: str, *, now: datetime
+) -> Person:
+    if language not in LANGUAGES:
+        raise InvalidInput("error.language", language=language)
+    before = {"language": person.language}
+    person.language = language
+    person.updated_at = now
+    audit.record(
+        session, at=now, actor=person, entity="person", entity_id=person.id,
+        action="language", before=before, after={"language": language},
+    )
+    return person
+
+
+async def set_password(
+    session: AsyncSession, telegram_id: int, password: str, *, actor: Person | str, now: datetime
+) -> Person:
+    """Give a worker or staff member a dashboard password (stored as an argon2 hash)."""
+    person = await get(session, telegram_id)
+    if person.role is Role.RESIDENT:
+        raise InvalidInput("error.password_resident")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("error.password_short", minimum=MIN_PASSWORD)
+    person.password_hash = _hasher.hash(password)
+    person.updated_at = now
+    audit.record(
+        session, at=now, actor=actor, entity="person", entity_id=person.id, action="password"
+    )
+    return person
+
+
+def check_password(person: Person, password: str) -> bool:
+    if not person.password_hash:
+        return False
+    try:
+        return _hasher.verify(person.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def list_people(
+    session: AsyncSession, *, grid_code: str | None = None, role: Role | None = None
+) -> list[tuple[Person, str | None]]:
+    query = select(Person, Grid.code).outerjoin(Grid, Person.grid_id == Grid.id).order_by(Person.id)
+    if grid_code:
+        root = await grids.get(session, grid_code)
+        query = query.where(Grid.path.startswith(root.path))
+    if role:
+        query = query.where(Person.role == role)
+    return [(p, code) for p, code in (await session.execute(query)).all()]

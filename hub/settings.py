@@ -1,0 +1,154 @@
+"""Configuration from `GRIDCAST_*` variables or a `.env` file.
+
+A configuration mistake must end in one readable line that names the variable, never a
+traceback: the people who deploy gridcast are street-office IT staff, not Python developers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "GRIDCAST_"
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    timezone: str = "Asia/Shanghai"
+    tts_engine: Literal["espeak", "gtts"] = "espeak"
+    cap_feeds: str | None = None
+    cap_poll_seconds: int = Field(default=300, ge=1)
+    default_language: Literal["zh-Hans", "zh-Hant", "en"] = "zh-Hans"
+    report_limit_per_hour: int = Field(default=10, ge=1)
+    session_secret: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (expected sqlite+aiosqlite:///path or "
+                "postgresql+asyncpg://user@host/db)"
+            ) from None
+        backend = url.get_backend_name()
+        if backend not in _ASYNC_DRIVERS:
+            raise ValueError(f"unsupported database {backend!r} (use sqlite or postgresql)")
+        if backend == "postgresql" and not url.database:
+            raise ValueError("the PostgreSQL URL names no database")
+        return url.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not _TOKEN_RE.match(value.get_secret_value()):
+            raise ValueError("does not look like a bot token (digits:letters, from @BotFather)")
+        return value
+
+    @field_validator("telegram_api_url", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not _SECRET_RE.match(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "GRIDCAST_WEBHOOK_SECRET: required when GRIDCAST_WEBHOOK_URL is set"
+            )
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        """The async URL actually used: the SQLite file in the data dir unless one is given."""
+        if self.database_url:
+            return self.database_url
+        return URL.create("sqlite+aiosqlite", database=str(self.data_dir / "gridcast.db")).render_as_string()
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_token.get_secret_value() if self.telegram_token else None
+
+    @property
+    def cap_feed_urls(self) -> list[str]:
+        return [u.strip() for u in (self.cap_feeds or "").split(",") if u.strip()]
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not loc:
+        return message
+    name = f"{ENV_PREFIX}{str(loc[0]).upper()}"
+    value = first.get("input")
+    shown = "" if "secret" in name.lower() or "token" in name.lower() else f" (got {value!r})"
+    if first.get("type") in {"literal_error", "int_parsing", "greater_than_equal", "less_than_equal"}:
+        return f"{name}: {message}{shown}"
+    return f"{name}: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, turning pydantic's report into one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

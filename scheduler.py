@@ -1,0 +1,87 @@
+"""Every timed job of the hub, in one place.
+
+Jobs are module-level functions (APScheduler's rule) that call the same services the bot and
+the dashboard call. Exactly one process runs them at a time: `run` waits for leadership
+(see hub.leader), runs the jobs while it leads, and stands by otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from hub import heartbeats
+from hub.core import Hub
+from hub.leader import Leadership
+
+log = logging.getLogger("gridcast.scheduler")
+
+LEADERSHIP_RETRY_SECONDS = 5.0
+
+
+async def heartbeat(hub: Hub) -> None:
+    """Tell /healthz that the active scheduler is alive."""
+    async with hub.db.session() as session:
+        await heartbeats.beat(session, "scheduler", hub.now(), detail="leader")
+
+
+@dataclass(frozen=True)
+class Job:
+    func: Callable[..., Any]
+    trigger: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def jobs(hub: Hub) -> list[Job]:
+    """The hub's timetable. Features add their jobs here."""
+    return [Job(heartbeat, "interval", {"seconds": 30})]
+
+
+def build_scheduler(hub: Hub) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=hub.tz, job_defaults={"coalesce": True, "max_instances": 1})
+    for job in jobs(hub):
+        scheduler.add_job(
+            job.func,
+            job.trigger,
+            args=[hub],
+            id=job.func.__name__,
+            next_run_time=hub.now(),
+            misfire_grace_time=60,
+            **job.options,
+        )
+    return scheduler
+
+
+async def run(hub: Hub, stop: asyncio.Event) -> None:
+    """Lead when possible, stand by otherwise, until `stop` is set."""
+    leadership = Leadership(hub.db, hub.settings.data_dir)
+    try:
+        while not stop.is_set():
+            if not await leadership.try_acquire():
+                await _wait(stop, LEADERSHIP_RETRY_SECONDS)
+                continue
+            log.info("this process is now the active scheduler")
+            hub.metrics.up.labels(role="scheduler").set(1)
+            scheduler = build_scheduler(hub)
+            scheduler.start()
+            try:
+                while not stop.is_set() and await leadership.still_held():
+                    await _wait(stop, LEADERSHIP_RETRY_SECONDS)
+            finally:
+                scheduler.shutdown(wait=False)
+                hub.metrics.up.labels(role="scheduler").set(0)
+            if not stop.is_set():
+                log.warning("lost scheduler leadership; standing by")
+    finally:
+        await leadership.release()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

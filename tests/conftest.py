@@ -1,0 +1,195 @@
+"""Shared fixtures: settings in a temp dir, databases on SQLite and PostgreSQL, the hub.
+
+The PostgreSQL tests are not optional: they run against the server at
+GRIDCAST_TEST_POSTGRES (default 127.0.0.1:5432, database `test`), in a database of their
+own created for the session and emptied between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from telegram.ext import Application
+
+from bot import polling
+from bot.app import build_application
+from bot.delivery import run_sender
+from hub import migrate
+from hub.clock import FakeClock
+from hub.core import Hub
+from hub.db import Database
+from hub.knowledge import KnowledgeBase
+from hub.questions import KNOWLEDGE
+from hub.settings import Settings, load_settings
+from tests.fakes.bot_api import FakeBotAPI
+
+PG_ADMIN_URL = os.environ.get(
+    "GRIDCAST_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GRIDCAST_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("GRIDCAST_"):
+            monkeypatch.delenv(name)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return load_settings(_env_file=None, data_dir=data_dir, **overrides)
+
+
+async def _migrated(url: str) -> None:
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "gridcast.db"
+    asyncio.run(_migrated(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _pg_admin(sql: str) -> None:
+    url = make_url(PG_ADMIN_URL)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        database=url.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"gridcast_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_migrated(url))
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            names = (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                         "AND tablename <> 'alembic_version'")
+                )
+            ).scalars().all()
+            if names:
+                quoted = ", ".join(f'"{n}"' for n in names)
+                await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database: a copy of the SQLite template, or the session's PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "gridcast.db"
+        shutil.copy(sqlite_template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    target = tmp_path / "gridcast.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+async def _open_hub(tmp_path: Path, url: str, clock: FakeClock) -> Hub:
+    return await Hub.open(make_settings(tmp_path, database_url=url), clock=clock, upgrade=False)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, db_url: str, clock: FakeClock) -> AsyncIterator[Hub]:
+    """The hub on each database in turn (the storage and service tests)."""
+    opened = await _open_hub(tmp_path, db_url, clock)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def sqlite_hub(tmp_path: Path, sqlite_url: str, clock: FakeClock) -> AsyncIterator[Hub]:
+    """The hub on SQLite only, for tests whose subject is not storage."""
+    opened = await _open_hub(tmp_path, sqlite_url, clock)
+    yield opened
+    await opened.close()
+
+
+# --- Telegram, end to end ------------------------------------------------------------------
+
+TOKEN = "123:ABC"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture
+async def bot_hub(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock, telegram: FakeBotAPI
+) -> AsyncIterator[Hub]:
+    settings = make_settings(
+        tmp_path, database_url=sqlite_url, telegram_token=TOKEN, telegram_api_url=telegram.base_url
+    )
+    opened = await Hub.open(settings, clock=clock, upgrade=False)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(scope="session")
+def knowledge_base() -> KnowledgeBase:
+    """Loaded once: building the index is the slow part, and tests only read it."""
+    return KnowledgeBase.load()
+
+
+@pytest.fixture
+async def bot(
+    bot_hub: Hub, telegram: FakeBotAPI, knowledge_base: KnowledgeBase
+) -> AsyncIterator[Application]:
+    """The real Application polling the fake Bot API over HTTP, with its outbox sender."""
+    bot_hub.services.setdefault(KNOWLEDGE, knowledge_base)
+    app = build_application(bot_hub)
+    stop = asyncio.Event()
+    await polling.start(app)
+    sender = asyncio.create_task(run_sender(bot_hub, stop))
+    yield app
+    stop.set()
+    await sender
+    telegram.release_pollers()
+    await polling.stop(app)

@@ -1,0 +1,124 @@
+"""The delivery outbox: claimed, leased, retried and reported, on both databases."""
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.delivery import Limiter, OutboxSender
+from broadcasts import outbox
+from hub import grids
+from hub.models import Chat, Role
+from tests.conftest import TOKEN
+from tests.test_grids import appoint, bind, tree
+
+
+async def fill(hub, chats, ref=("warning", 1)):
+    async with hub.db.session() as s:
+        for chat_id in chats:
+            await outbox.enqueue(s, chat_id=chat_id, payload={"text": f"预警 {chat_id}"}, now=hub.now(),
+                                 ref=ref, dedupe_key=f"{ref[0]}:{ref[1]}:{chat_id}")
+
+
+async def test_claims_lease_and_report(hub, clock):
+    await fill(hub, [-1, -2, -3])
+    await fill(hub, [-1])  # the same warning to the same chat again: no second message
+    async with hub.db.session() as s:
+        first = await outbox.claim(s, worker="a", now=clock.now(), limit=2)
+    async with hub.db.session() as s:
+        second = await outbox.claim(s, worker="b", now=clock.now(), limit=5)
+    assert [e.chat_id for e in first] == [-1, -2] and [e.chat_id for e in second] == [-3]
+    async with hub.db.session() as s:
+        await outbox.mark_sent(s, first[0].id, now=clock.now(), telegram_message_id=10)
+        await outbox.mark_retry(s, first[1].id, now=clock.now(), error="502", attempts=1)
+        assert await outbox.report(s, "warning", 1) == {"pending": 1, "sending": 1, "sent": 1, "failed": 0}
+        assert await outbox.claim(s, worker="a", now=clock.now()) == []  # retry not due, lease not out
+    clock.advance(outbox.LEASE + timedelta(seconds=1))
+    async with hub.db.session() as s:
+        again = await outbox.claim(s, worker="c", now=clock.now())
+    assert sorted(e.chat_id for e in again) == [-3, -2]  # the dead worker's lease ran out
+    assert {e.chat_id: e.attempts for e in again} == {-2: 2, -3: 2}
+
+
+async def test_concurrent_claims_never_overlap(hub):
+    await fill(hub, range(-1, -41, -1))
+
+    async def worker(name):
+        taken = []
+        while True:
+            async with hub.db.session() as s:
+                batch = await outbox.claim(s, worker=name, now=hub.now(), limit=3)
+            if not batch:
+                return taken
+            taken += [e.id for e in batch]
+
+    results = await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
+    everything = [i for r in results for i in r]
+    assert len(everything) == 40 and len(set(everything)) == 40
+
+
+def test_limiter_windows():
+    now = [0.0]
+    limiter = Limiter(per_second=3, per_group_minute=2, clock=lambda: now[0])
+    for chat in (1, 2, 3):
+        assert limiter.wait_for(chat) == 0
+        limiter.take(chat)
+    assert limiter.wait_for(4) == pytest.approx(1.0)
+    now[0] = 1.0
+    limiter.take(-5)
+    limiter.take(-5)
+    assert limiter.wait_for(-5) == pytest.approx(60.0)
+    assert limiter.wait_for(-6) == 0
+    now[0] = 61.0
+    assert limiter.wait_for(-5) == 0
+
+
+@pytest.fixture
+async def sender(sqlite_hub, telegram):
+    bot = Bot(TOKEN, base_url=telegram.base_url, base_file_url=telegram.base_file_url,
+              request=HTTPXRequest(connection_pool_size=16, read_timeout=2))
+    async with bot:
+        yield OutboxSender(sqlite_hub, bot, concurrency=8)
+
+
+async def drain_all(sender, clock, rounds=30):
+    for _ in range(rounds):
+        await sender.drain()
+        async with sender.hub.db.session() as s:
+            counts = await outbox.report(s, "warning", 1)
+        if counts["pending"] == counts["sending"] == 0:
+            return counts
+        clock.advance(timedelta(minutes=10))
+    raise AssertionError(f"not drained: {counts}")
+
+
+async def test_every_message_arrives_despite_faults(sender, telegram, clock):
+    chats = list(range(-1000, -1300, -1))
+    await fill(sender.hub, chats)
+    telegram.set_faults(0.2, kinds=("429", "5xx", "slow", "drop"), retry_after=1, slow_seconds=0.05, seed=3)
+    counts = await drain_all(sender, clock)
+    assert counts == {"pending": 0, "sending": 0, "sent": 300, "failed": 0}
+    delivered = Counter(c.chat_id for c in telegram.sent(method="sendMessage"))
+    assert set(delivered) == set(chats) and max(delivered.values()) == 1
+    assert min(telegram.fault_counts[k] for k in ("429", "5xx", "slow", "drop")) > 0
+
+
+async def test_blocked_chats_are_deactivated_and_migrated_ones_followed(sender, telegram, clock):
+    hub = sender.hub
+    await tree(hub)
+    worker = await appoint(hub, 1, Role.WORKER, "T1")
+    await bind(hub, worker, "T1", chat_id=-10)
+    await bind(hub, worker, "T1", chat_id=-20)
+    telegram.block(-10)
+    telegram.migrate_group(-20, -2000)
+    await fill(hub, [-10, -20])
+    counts = await drain_all(sender, clock)
+    assert counts == {"pending": 0, "sending": 0, "sent": 1, "failed": 1}
+    assert [c.chat_id for c in telegram.sent(method="sendMessage")] == [-2000]
+    async with hub.db.session() as s:
+        assert await grids.chat_binding(s, -10) is None
+        moved = await grids.chat_binding(s, -2000)
+        assert isinstance(moved, Chat) and moved.grid_id is not None
