@@ -1,0 +1,113 @@
+"""Is this report one we already have? Offered to the reporter as "is this the same as #N?".
+
+Two neighbours seeing the same blocked corridor should not make two tickets; asking before
+filing keeps the ledger honest without refusing anyone's report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+from rapidfuzz import fuzz
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.hazard_models import OPEN_STATES, Hazard
+
+RADIUS_M = 50.0
+WINDOW = timedelta(days=7)
+SCORE = 70.0
+PARTIAL_SCORE = 85.0
+MAX_CANDIDATES = 500
+_FILLERS = frozenset("的了里着过在有很好多个啊呀吧呢吗嘛哦")
+_NUMBER_RE = re.compile(r"\d+")
+
+
+def _normalise(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum() and ch not in _FILLERS)
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER_RE.findall(unicodedata.normalize("NFKC", text)))
+
+
+def similar_text(a: str, b: str) -> bool:
+    """Whether two reports very likely describe the same thing.
+
+    Character-level edit similarity after dropping punctuation and filler characters copes
+    with Chinese without a word segmenter ("3号楼楼道堆满纸箱" ≈ "3号楼的楼道里堆了好多
+    纸箱"); word-set similarity covers reordered English; different numbers (3号楼 vs 5号楼)
+    mean different places, whatever else matches.
+    """
+    na, nb = _normalise(a), _normalise(b)
+    if min(len(na), len(nb)) < 4:
+        return False
+    numbers_a, numbers_b = _numbers(a), _numbers(b)
+    if numbers_a and numbers_b and numbers_a != numbers_b:
+        return False
+    if fuzz.ratio(na, nb) >= SCORE:
+        return True
+    if " " in a + b and fuzz.token_set_ratio(a.casefold(), b.casefold()) >= SCORE:
+        return True
+    return min(len(na), len(nb)) >= 6 and fuzz.partial_ratio(na, nb) >= PARTIAL_SCORE
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine; plenty for "within 50 m")."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
+
+
+async def find_similar(
+    session: AsyncSession,
+    *,
+    grid_id: int,
+    category: str | None,
+    text: str,
+    lat: float | None,
+    lon: float | None,
+    now: datetime,
+    limit: int = 3,
+) -> list[Hazard]:
+    """Open reports in the grid that this one may repeat, nearest or most alike first.
+
+    Same category within 50 m when both are located, or very similar text within 7 days.
+    Only open reports are offered: agreeing "it is the same" then follows a live ticket.
+    """
+    query = (
+        select(Hazard)
+        .where(
+            Hazard.grid_id == grid_id,
+            Hazard.state.in_(sorted(OPEN_STATES)),
+            or_(
+                Hazard.reported_at >= now - WINDOW,
+                and_(Hazard.category == category, Hazard.lat.is_not(None)),
+            ),
+        )
+        .order_by(Hazard.reported_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    near: list[tuple[float, Hazard]] = []
+    alike: list[Hazard] = []
+    for hazard in await session.scalars(query):
+        if (
+            lat is not None
+            and lon is not None
+            and hazard.lat is not None
+            and hazard.lon is not None
+            and hazard.category == category
+        ):
+            metres = distance_m(lat, lon, hazard.lat, hazard.lon)
+            if metres <= RADIUS_M:
+                near.append((metres, hazard))
+                continue
+        if hazard.reported_at >= now - WINDOW and text and similar_text(text, hazard.text):
+            alike.append(hazard)
+    near.sort(key=lambda pair: pair[0])
+    return ([h for _, h in near] + alike)[:limit]

@@ -1,0 +1,579 @@
+"""The hazard ledger: a resident's report followed until it is verified fixed.
+
+问题清单 → 整改台账 → 逐一销号: a report becomes a ticket, a grid worker accepts it, rectifies
+it with a photo as evidence, someone verifies it and it is closed — or it is rejected, merged
+into the report it duplicates, or reopened. Every change writes an audit row (the timeline).
+
+Services never send anything: they return `Notice`s (hub.hazard_notices) saying who must be
+told what, so the same call serves the chat, the dashboard and the CLI. This module is also
+the one place callers import from; the similarity check and the scheduler's sweeps live in
+their own modules and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import access, audit, categories, photos
+from hub.categories import Category
+from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
+from hub.hazard_models import (
+    AUDIT_ENTITY,
+    TRANSITIONS,
+    Action,
+    Hazard,
+    HazardState,
+    actions_for,
+)
+from hub.hazard_notices import (
+    Notice,
+    NoticeKind,
+    cards,
+    grid_of,
+    hazard_params,
+    language,
+    private,
+    recipients,
+    render,
+    render_notice,
+    tell_reporters,
+    workers,
+)
+from hub.hazard_similarity import distance_m, find_similar, similar_text
+from hub.hazard_sweeps import followup_sweep, overdue_sweep
+from hub.models import AuditEntry, Grid, Person, Role
+
+__all__ = [
+    "Action",
+    "Draft",
+    "Filed",
+    "HazardView",
+    "Notice",
+    "NoticeKind",
+    "Outcome",
+    "RateLimited",
+    "TimelineItem",
+    "act",
+    "actions_for",
+    "answer_followup",
+    "can_act",
+    "check_draft",
+    "clean_text",
+    "deadline_for",
+    "detail",
+    "distance_m",
+    "find_similar",
+    "followup_sweep",
+    "get",
+    "hazard_params",
+    "my_reports",
+    "overdue_sweep",
+    "parse_action",
+    "render",
+    "render_notice",
+    "report",
+    "similar_text",
+    "timeline_params",
+]
+
+MAX_TEXT = 1000
+MAX_ADDRESS = 200
+MAX_REASON = 200
+URGENT_DEADLINE = timedelta(hours=4)
+RATE_WINDOW = timedelta(hours=1)
+
+
+class RateLimited(HubError):
+    key = "hazard.rate_limited"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a reporter gave: from one message, or gathered by the guided flow.
+
+    `urgent` is the answer to the category's "is anyone in danger right now?" question;
+    `same_as` is the ticket the reporter agreed this is the same as.
+    """
+
+    text: str = ""
+    category: str | None = None
+    photo: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    named: bool = False
+    urgent: bool = False
+    source_chat_id: int | None = None
+    same_as: int | None = None
+
+
+@dataclass(frozen=True)
+class Filed:
+    hazard: Hazard
+    receipt: Notice  # to the reporter at once; the bot may reply in place instead
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    hazard: Hazard
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    action: str
+    actor: str | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class HazardView:
+    hazard: Hazard
+    grid: Grid
+    params: dict[str, Any]  # for the "hazard.detail" template
+    timeline: list[TimelineItem]
+
+
+# --- checking what a reporter sent -------------------------------------------------------
+
+
+def clean_text(text: str | None, *, has_photo: bool = False) -> str:
+    """The report's text, trimmed; refused when too long or when it says nothing in words.
+
+    A photo speaks for itself, so with one the text may be empty or emoji only.
+    """
+    cleaned = unicodedata.normalize("NFC", text or "").strip()
+    if len(cleaned) > MAX_TEXT:
+        raise InvalidInput("hazard.text_too_long", limit=MAX_TEXT, length=len(cleaned))
+    if not has_photo and not any(ch.isalpha() for ch in cleaned):
+        raise InvalidInput("hazard.no_text")
+    return cleaned
+
+
+def _check_location(lat: float | None, lon: float | None) -> None:
+    if (lat is None) != (lon is None):
+        raise InvalidInput("hazard.bad_location")
+    if lat is None or lon is None:
+        return
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        raise InvalidInput("hazard.bad_location")
+
+
+def check_draft(draft: Draft) -> Draft:
+    """Validate a whole draft before anything is written; returns it cleaned."""
+    if draft.photo is not None and not photos.is_photo_hash(draft.photo):
+        raise InvalidInput("hazard.photo_unknown")
+    text = clean_text(draft.text, has_photo=draft.photo is not None)
+    address = (draft.address or "").strip() or None
+    if address is not None and len(address) > MAX_ADDRESS:
+        raise InvalidInput("hazard.address_too_long", limit=MAX_ADDRESS)
+    _check_location(draft.lat, draft.lon)
+    category = draft.category or categories.suggest_category(text)
+    categories.get(category)
+    return replace(draft, text=text, address=address, category=category)
+
+
+def deadline_for(category: Category, start: datetime, urgent: bool) -> datetime:
+    period = category.deadline
+    return start + (min(period, URGENT_DEADLINE) if urgent else period)
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+async def _check_rate(
+    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
+) -> None:
+    """Residents may file `limit_per_hour` reports an hour; workers and staff inspect freely."""
+    if reporter.role.rank >= Role.WORKER.rank:
+        return
+    recent = list(
+        await session.scalars(
+            select(Hazard.reported_at)
+            .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
+            .order_by(Hazard.reported_at.desc())
+            .limit(limit_per_hour)
+        )
+    )
+    if len(recent) >= limit_per_hour:
+        free_at = recent[-1] + RATE_WINDOW
+        minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
+        raise RateLimited(limit=limit_per_hour, minutes=minutes)
+
+
+async def _root(session: AsyncSession, hazard_id: int) -> Hazard | None:
+    """The report a ticket stands for: itself, or the original it was merged into."""
+    seen: set[int] = set()
+    hazard = await session.get(Hazard, hazard_id)
+    while hazard is not None and hazard.duplicate_of_id is not None and hazard.id not in seen:
+        seen.add(hazard.id)
+        hazard = await session.get(Hazard, hazard.duplicate_of_id)
+    return hazard
+
+
+def _state(hazard: Hazard) -> dict[str, Any]:
+    return {
+        "state": hazard.state.value,
+        "assignee_id": hazard.assignee_id,
+        "deadline_at": hazard.deadline_at.isoformat(),
+        "duplicate_of_id": hazard.duplicate_of_id,
+    }
+
+
+async def report(
+    session: AsyncSession,
+    reporter: Person,
+    draft: Draft,
+    *,
+    grid_id: int | None,
+    now: datetime,
+    limit_per_hour: int = 10,
+) -> Filed:
+    """File a report in a grid: the chat's grid in a group, the reporter's own in private.
+
+    Everything is checked before the first write, so a refusal leaves nothing behind.
+    """
+    draft = check_draft(draft)
+    grid_id = grid_id or reporter.grid_id
+    grid = await session.get(Grid, grid_id) if grid_id else None
+    if grid is None:
+        raise InvalidInput("hazard.no_grid")
+    await _check_rate(session, reporter, now, limit_per_hour)
+    assert draft.category is not None
+    category = categories.get(draft.category)
+    original = await _root(session, draft.same_as) if draft.same_as else None
+    if original is not None and (original.grid_id != grid.id or not original.state.is_open):
+        original = None  # closed meanwhile: file it as a report of its own
+    hazard = Hazard(
+        grid_id=grid.id,
+        category=category.id,
+        text=draft.text,
+        address=draft.address,
+        lat=draft.lat,
+        lon=draft.lon,
+        photo=draft.photo,
+        reporter_id=reporter.id,
+        reporter_named=draft.named,
+        urgent=draft.urgent,
+        state=HazardState.DUPLICATE if original else HazardState.REPORTED,
+        duplicate_of_id=original.id if original else None,
+        source_chat_id=draft.source_chat_id,
+        reported_at=now,
+        deadline_at=deadline_for(category, now, draft.urgent),
+        closed_at=now if original else None,
+        reopened_count=0,
+        updated_at=now,
+    )
+    session.add(hazard)
+    await session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=reporter,
+        entity=AUDIT_ENTITY,
+        entity_id=hazard.id,
+        action="report",
+        after={
+            **_state(hazard),
+            "grid": grid.code,
+            "category": category.id,
+            "urgent": draft.urgent,
+            "named": draft.named,
+            "photo": draft.photo,
+            "located": draft.lat is not None,
+        },
+    )
+    params = {
+        **hazard_params(hazard, grid, now),
+        "emergency_number": category.emergency_number,
+        "original": original.id if original else None,
+    }
+    receipt = Notice(
+        "hazard.filed",
+        params,
+        hazard.id,
+        telegram_id=reporter.telegram_id,
+        lang=language(reporter),
+    )
+    notices = [] if original else await cards(session, hazard, grid, now)
+    return Filed(hazard, receipt, notices)
+
+
+# --- acting on a hazard ------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, hazard_id: int, *, lock: bool = False) -> Hazard:
+    query = select(Hazard).where(Hazard.id == hazard_id)
+    if lock:
+        query = query.with_for_update()
+    hazard = await session.scalar(query)
+    if hazard is None:
+        raise NotFound("hazard.not_found", id=hazard_id)
+    return hazard
+
+
+async def can_act(session: AsyncSession, actor: Person, grid: Grid) -> bool:
+    return (
+        actor.active
+        and actor.role.rank >= Role.WORKER.rank
+        and await access.in_scope(session, actor, grid)
+    )
+
+
+async def _require_worker(session: AsyncSession, actor: Person, hazard: Hazard, grid: Grid) -> None:
+    """Only a worker of the hazard's grid, or staff above it, may act on it."""
+    if not actor.active or actor.role.rank < Role.WORKER.rank:
+        raise PermissionDenied("hazard.refused_not_worker", id=hazard.id)
+    if not await access.in_scope(session, actor, grid):
+        raise PermissionDenied("hazard.refused_out_of_scope", id=hazard.id, grid=grid.code)
+
+
+def parse_action(value: str | Action) -> Action:
+    try:
+        return Action(value)
+    except ValueError:
+        raise InvalidInput("hazard.unknown_action", action=str(value)[:32]) from None
+
+
+def _reopen(hazard: Hazard, actor: Person | None, now: datetime) -> None:
+    """Back to accepted with a fresh rectification period (and fresh reminders)."""
+    hazard.state = HazardState.ACCEPTED
+    hazard.reopened_count += 1
+    hazard.deadline_at = deadline_for(categories.get_or_other(hazard.category), now, hazard.urgent)
+    hazard.accepted_at = hazard.accepted_at or now
+    if hazard.assignee_id is None and actor is not None and actor.role.rank >= Role.WORKER.rank:
+        hazard.assignee_id = actor.id
+    hazard.rectified_at = None
+    hazard.closed_at = None
+    hazard.evidence_photo = None
+    hazard.verifier_id = None
+    hazard.duplicate_of_id = None
+
+
+async def act(
+    session: AsyncSession,
+    actor: Person,
+    hazard_id: int,
+    action: str | Action,
+    *,
+    now: datetime,
+    photo: str | None = None,
+    duplicate_of: int | None = None,
+    reason: str | None = None,
+) -> Outcome:
+    """Apply a card button. `fixed` needs `photo` (a stored photo's hash), `dup` needs
+    `duplicate_of`; `reason` is an optional note for `reject` and `reopen`.
+    """
+    action = parse_action(action)
+    hazard = await get(session, hazard_id, lock=True)
+    grid = await grid_of(session, hazard)
+    await _require_worker(session, actor, hazard, grid)
+    target = TRANSITIONS.get((hazard.state, action))
+    if target is None:
+        raise Conflict(f"hazard.illegal.{hazard.state.value}", id=hazard.id, action=action.value)
+    note = (reason or "").strip() or None
+    if note is not None and len(note) > MAX_REASON:
+        raise InvalidInput("hazard.reason_too_long", limit=MAX_REASON)
+    before = _state(hazard)
+    extra: dict[str, Any] = {}
+    original: Hazard | None = None
+    if action is Action.ACCEPT:
+        hazard.assignee_id = actor.id
+        hazard.accepted_at = now
+    elif action is Action.REJECT:
+        hazard.closed_at = now
+    elif action is Action.DUP:
+        original = await _original_for(session, actor, hazard, duplicate_of)
+        hazard.duplicate_of_id = original.id
+        hazard.closed_at = now
+        extra["original"] = original.id
+    elif action is Action.FIXED:
+        if not photos.is_photo_hash(photo):
+            raise InvalidInput("hazard.needs_photo", id=hazard.id)
+        hazard.fixer_id = actor.id
+        hazard.evidence_photo = photo
+        hazard.rectified_at = now
+        extra["photo"] = photo
+    elif action is Action.VERIFY:
+        if hazard.fixer_id == actor.id and len(await workers(session, hazard.grid_id)) > 1:
+            raise PermissionDenied("hazard.verify_needs_other", id=hazard.id)
+        hazard.verifier_id = actor.id
+        hazard.closed_at = now
+    elif action is Action.REOPEN:
+        _reopen(hazard, actor, now)
+    hazard.state = target
+    hazard.updated_at = now
+    if note is not None:
+        extra["reason"] = note
+    await session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        entity=AUDIT_ENTITY,
+        entity_id=hazard.id,
+        action=action.value,
+        before=before,
+        after={**_state(hazard), **extra},
+    )
+    params = {**hazard_params(hazard, grid, now), "reason": note, "original": extra.get("original")}
+    notices = await tell_reporters(session, hazard, f"hazard.notice.{action.value}", params)
+    if original is not None:
+        told = recipients(notices)
+        merged = {
+            **params,
+            **hazard_params(original, await grid_of(session, original), now),
+            "duplicate": hazard.id,
+        }
+        notices += [
+            n
+            for n in await tell_reporters(session, original, "hazard.notice.dup_original", merged)
+            if n.telegram_id not in told
+        ]
+        await _repoint_followers(session, hazard, original)
+    notices += await cards(session, hazard, grid, now)
+    return Outcome(hazard, notices)
+
+
+async def _original_for(
+    session: AsyncSession, actor: Person, hazard: Hazard, duplicate_of: int | None
+) -> Hazard:
+    if duplicate_of is None:
+        raise InvalidInput("hazard.dup_needs_original", id=hazard.id)
+    original = await _root(session, duplicate_of)
+    if original is None:
+        raise NotFound("hazard.not_found", id=duplicate_of)
+    if original.id == hazard.id:
+        raise InvalidInput("hazard.dup_self", id=hazard.id)
+    if original.state is HazardState.REJECTED:
+        raise Conflict("hazard.dup_rejected", id=original.id)
+    await _require_worker(session, actor, original, await grid_of(session, original))
+    return original
+
+
+async def _repoint_followers(session: AsyncSession, hazard: Hazard, original: Hazard) -> None:
+    """Reports merged into `hazard` now follow its original, so chains stay one link long."""
+    followers = await session.scalars(select(Hazard).where(Hazard.duplicate_of_id == hazard.id))
+    for follower in followers:
+        follower.duplicate_of_id = original.id
+
+
+async def answer_followup(
+    session: AsyncSession, reporter: Person, hazard_id: int, fixed: bool, *, now: datetime
+) -> Outcome:
+    """The reporter's answer to "is it fixed?"; "no" reopens the hazard for the grid."""
+    hazard = await get(session, hazard_id, lock=True)
+    if hazard.reporter_id != reporter.id:
+        raise PermissionDenied("hazard.followup_not_reporter", id=hazard.id)
+    if hazard.state is not HazardState.CLOSED:
+        raise Conflict("hazard.followup_not_closed", id=hazard.id, state=hazard.state.value)
+    grid = await grid_of(session, hazard)
+    before = _state(hazard)
+    if fixed:
+        audit.record(
+            session,
+            at=now,
+            actor=reporter,
+            entity=AUDIT_ENTITY,
+            entity_id=hazard.id,
+            action="confirm",
+            before=before,
+            after=before,
+        )
+        params = hazard_params(hazard, grid, now)
+        thanks = private(reporter, hazard, "hazard.followup_thanks", params)
+        return Outcome(hazard, [thanks] if thanks else [])
+    _reopen(hazard, None, now)
+    hazard.updated_at = now
+    await session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=reporter,
+        entity=AUDIT_ENTITY,
+        entity_id=hazard.id,
+        action="not_fixed",
+        before=before,
+        after=_state(hazard),
+    )
+    params = hazard_params(hazard, grid, now)
+    notices = await tell_reporters(session, hazard, "hazard.followup_reopened", params)
+    assignee = await session.get(Person, hazard.assignee_id) if hazard.assignee_id else None
+    if assignee is not None:
+        told = private(assignee, hazard, "hazard.notice.reopened_by_reporter", params)
+        notices += [told] if told else []
+    notices += await cards(session, hazard, grid, now)
+    return Outcome(hazard, notices)
+
+
+# --- views -------------------------------------------------------------------------------
+
+
+async def my_reports(session: AsyncSession, reporter: Person, limit: int = 20) -> list[Hazard]:
+    return list(
+        await session.scalars(
+            select(Hazard)
+            .where(Hazard.reporter_id == reporter.id)
+            .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def detail(
+    session: AsyncSession, viewer: Person, hazard_id: int, *, now: datetime
+) -> HazardView:
+    """A hazard with its timeline, for its reporter or anyone who may act on it.
+
+    Workers see who did what; the reporter sees the steps without workers' names.
+    """
+    hazard = await get(session, hazard_id)
+    grid = await grid_of(session, hazard)
+    is_worker = await can_act(session, viewer, grid)
+    if not is_worker and hazard.reporter_id != viewer.id:
+        raise PermissionDenied("hazard.detail_refused", id=hazard.id)
+    names: dict[int, str] = {}
+    entries: list[AuditEntry] = await audit.history(session, AUDIT_ENTITY, hazard.id)
+    actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if is_worker and actor_ids:
+        names = dict(
+            (await session.execute(select(Person.id, Person.name).where(Person.id.in_(actor_ids))))
+            .tuples()
+            .all()
+        )
+    timeline = [
+        TimelineItem(e.at, e.action, names.get(e.actor_id) if e.actor_id else None, e.after)
+        for e in entries
+    ]
+    reporter = await session.get(Person, hazard.reporter_id) if hazard.reporter_id else None
+    assignee = await session.get(Person, hazard.assignee_id) if hazard.assignee_id else None
+    params = {
+        **hazard_params(hazard, grid, now),
+        "reporter": reporter.name
+        if reporter is not None and (is_worker or hazard.reporter_named)
+        else None,
+        "assignee": assignee.name if assignee is not None and is_worker else None,
+        "original": hazard.duplicate_of_id,
+        "reopened": hazard.reopened_count,
+    }
+    return HazardView(hazard, grid, params, timeline)
+
+
+def timeline_params(item: TimelineItem) -> tuple[str, dict[str, Any]]:
+    """The template key and params for one timeline line."""
+    after = item.after or {}
+    return f"hazard.timeline.{item.action}", {
+        "at": item.at,
+        "actor": item.actor,
+        "reason": after.get("reason"),
+        "original": after.get("original"),
+    }

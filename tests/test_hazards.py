@@ -1,0 +1,501 @@
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+
+from hub import audit, categories, hazards
+from hub.errors import Conflict, ContentError, InvalidInput, NotFound, PermissionDenied
+from hub.hazard_models import Hazard, HazardAlert, HazardState
+from hub.hazards import Draft, NoticeKind, RateLimited
+from hub.models import Base, Role
+from tests.test_grids import appoint, bind, tree
+
+PHOTO = "ab" * 32
+LANGS = ("zh-Hans", "zh-Hant", "en")
+
+
+async def setup(hub, *, second_worker=True, chat=True):
+    """T1 with one or two workers, a bound group, staff at S1, residents 100 and 101."""
+    await tree(hub)
+    people = {
+        "w1": await appoint(hub, 1, Role.WORKER, "T1"),
+        "other": await appoint(hub, 3, Role.WORKER, "T2"),
+        "staff": await appoint(hub, 5, Role.STAFF, "S1"),
+        "r1": await appoint(hub, 100, Role.RESIDENT, "T1"),
+        "r2": await appoint(hub, 101, Role.RESIDENT, "T1"),
+    }
+    if second_worker:
+        people["w2"] = await appoint(hub, 2, Role.WORKER, "T1")
+    if chat:
+        await bind(hub, people["w1"], "T1")
+    return people
+
+
+async def file(hub, reporter, text="3号楼楼道堆满纸箱", **kw):
+    async with hub.db.session() as s:
+        return await hazards.report(
+            s, reporter, Draft(text=text, **kw), grid_id=None, now=hub.now()
+        )
+
+
+async def act(hub, actor, hazard_id, action, **kw):
+    async with hub.db.session() as s:
+        return await hazards.act(s, actor, hazard_id, action, now=hub.now(), **kw)
+
+
+async def load(hub, hazard_id):
+    async with hub.db.session() as s:
+        return await s.get(Hazard, hazard_id)
+
+
+async def actions(hub, hazard_id):
+    async with hub.db.session() as s:
+        return [e.action for e in await audit.history(s, "hazard", hazard_id)]
+
+
+def rendered(hub, notices):
+    """Every notice must render in every language (no missing template or parameter)."""
+    return [hazards.render_notice(hub.texts, n, hub.tz, lang) for n in notices for lang in LANGS]
+
+
+def private(notices, key=None):
+    return sorted(n.telegram_id for n in notices if n.telegram_id and key in (None, n.key))
+
+
+async def test_full_lifecycle_is_audited_and_tells_the_reporter(hub):
+    p = await setup(hub)
+    filed = await file(hub, p["r1"], "楼道里有电动车在充电", source_chat_id=-100)
+    hazard = filed.hazard
+    assert hazard.state is HazardState.REPORTED
+    assert hazard.category == "ebike-indoor-charging"
+    assert hazard.deadline_at == hub.now() + timedelta(hours=24)
+    assert filed.receipt.telegram_id == 100 and filed.receipt.params["id"] == hazard.id
+    [card] = filed.notices
+    assert (card.chat_id, card.kind, card.actions) == (
+        -100,
+        NoticeKind.CARD,
+        ("accept", "reject", "dup"),
+    )
+    assert card.params["reporter"] is None  # not named: not shown in the group
+    assert "#1" in hazards.render_notice(hub.texts, filed.receipt, hub.tz)
+
+    accepted = await act(hub, p["w1"], hazard.id, "accept")
+    assert accepted.hazard.assignee_id == p["w1"].id
+    assert private(accepted.notices) == [100]
+    assert [n.chat_id for n in accepted.notices if n.kind is NoticeKind.CARD] == [-100]
+    fixed = await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
+    assert fixed.hazard.evidence_photo == PHOTO and fixed.hazard.fixer_id == p["w1"].id
+    closed = await act(hub, p["w2"], hazard.id, "verify")
+    assert closed.hazard.state is HazardState.CLOSED and closed.hazard.closed_at == hub.now()
+    assert private(closed.notices, "hazard.notice.verify") == [100]
+    assert "已验收销号" in rendered(hub, closed.notices)[0]
+    rendered(hub, [filed.receipt, *filed.notices, *accepted.notices, *fixed.notices])
+
+    assert await actions(hub, hazard.id) == ["report", "accept", "fixed", "verify"]
+    async with hub.db.session() as s:
+        rows = await audit.history(s, "hazard", hazard.id)
+    assert rows[3].before["state"] == "rectified" and rows[3].after["state"] == "closed"
+    assert rows[3].actor_id == p["w2"].id
+
+
+async def test_cards_go_to_workers_without_a_chat_and_name_only_who_chose(hub):
+    p = await setup(hub, chat=False)
+    filed = await file(hub, p["r1"])
+    assert private(filed.notices, "hazard.card") == [1, 2]
+    assert filed.notices[0].params["reporter"] == "p100"  # workers may contact the reporter
+    await bind(hub, p["w1"], "T1")
+    urgent = await file(hub, p["r1"], "闻到很浓的煤气味", named=True, urgent=True)
+    assert [(n.chat_id, n.params["reporter"]) for n in urgent.notices] == [(-100, "p100")]
+    assert urgent.hazard.category == "gas-leak" and urgent.hazard.urgent
+    assert urgent.hazard.deadline_at == hub.now() + timedelta(hours=2)
+    assert urgent.receipt.params["emergency_number"] == "119"
+    assert "119" in hazards.render_notice(hub.texts, urgent.receipt, hub.tz, "en")
+    slow = await file(hub, p["r2"], "5号楼自建房墙体开裂", urgent=True)
+    assert slow.hazard.deadline_at == hub.now() + hazards.URGENT_DEADLINE
+
+
+async def test_only_workers_of_the_grid_or_staff_above_may_act(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    for who, key in (("r2", "hazard.refused_not_worker"), ("other", "hazard.refused_out_of_scope")):
+        with pytest.raises(PermissionDenied) as raised:
+            await act(hub, p[who], hazard.id, "accept")
+        assert raised.value.key == key
+    assert (await load(hub, hazard.id)).state is HazardState.REPORTED
+    assert await actions(hub, hazard.id) == ["report"]
+    await act(hub, p["staff"], hazard.id, "accept")  # staff of S1 is above T1
+    assert (await load(hub, hazard.id)).assignee_id == p["staff"].id
+
+
+async def test_fixed_needs_a_photo_and_the_fixer_verifies_only_when_alone(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    await act(hub, p["w1"], hazard.id, "accept")
+    for photo in (None, "../../etc/passwd"):
+        with pytest.raises(InvalidInput) as raised:
+            await act(hub, p["w1"], hazard.id, "fixed", photo=photo)
+        assert raised.value.key == "hazard.needs_photo"
+    assert (await load(hub, hazard.id)).state is HazardState.ACCEPTED
+
+    await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
+    with pytest.raises(PermissionDenied) as raised:
+        await act(hub, p["w1"], hazard.id, "verify")
+    assert raised.value.key == "hazard.verify_needs_other"
+    assert (await load(hub, hazard.id)).state is HazardState.RECTIFIED
+
+    lone = await appoint(hub, 102, Role.RESIDENT, "T2")
+    t2 = (await file(hub, lone, "村口池塘没有护栏")).hazard
+    await act(hub, p["other"], t2.id, "accept")
+    await act(hub, p["other"], t2.id, "fixed", photo=PHOTO)
+    done = await act(hub, p["other"], t2.id, "verify")
+    assert done.hazard.state is HazardState.CLOSED and done.hazard.verifier_id == p["other"].id
+
+
+async def test_dup_links_to_the_original_and_tells_both_reporters(hub):
+    p = await setup(hub)
+    first = (await file(hub, p["r1"], "3号楼楼道堆满纸箱")).hazard
+    second = (await file(hub, p["r2"], "3号楼楼道全是纸箱")).hazard
+    with pytest.raises(InvalidInput) as raised:
+        await act(hub, p["w1"], second.id, "dup")
+    assert raised.value.key == "hazard.dup_needs_original"
+    with pytest.raises(InvalidInput):
+        await act(hub, p["w1"], second.id, "dup", duplicate_of=second.id)
+    with pytest.raises(NotFound):
+        await act(hub, p["w1"], second.id, "dup", duplicate_of=999)
+    out = await act(hub, p["w1"], second.id, "dup", duplicate_of=first.id)
+    assert out.hazard.state is HazardState.DUPLICATE and out.hazard.duplicate_of_id == first.id
+    assert private(out.notices, "hazard.notice.dup") == [101]
+    assert private(out.notices, "hazard.notice.dup_original") == [100]
+    texts = rendered(hub, out.notices)
+    assert any(f"#{second.id}" in t and f"#{first.id}" in t for t in texts)
+    accepted = await act(hub, p["w1"], first.id, "accept")
+    assert private(accepted.notices, "hazard.notice.accept") == [100, 101]  # the follower hears too
+
+    same = await file(hub, p["r2"], "3号楼的楼道里堆了好多纸箱", same_as=second.id)
+    assert same.hazard.state is HazardState.DUPLICATE and same.hazard.duplicate_of_id == first.id
+    assert same.notices == [] and same.receipt.params["original"] == first.id
+    assert f"#{first.id}" in hazards.render_notice(hub.texts, same.receipt, hub.tz, "en")
+
+
+async def test_reopen_illegal_transitions_and_unknown_hazards(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    with pytest.raises(Conflict) as raised:
+        await act(hub, p["w1"], hazard.id, "verify")
+    assert raised.value.key == "hazard.illegal.reported"
+    with pytest.raises(InvalidInput) as raised:
+        await act(hub, p["w1"], hazard.id, "explode")
+    assert raised.value.key == "hazard.unknown_action"
+    with pytest.raises(NotFound) as raised:
+        await act(hub, p["w1"], 4242, "accept")
+    assert (raised.value.key, raised.value.params) == ("hazard.not_found", {"id": 4242})
+    for error in (Conflict("hazard.illegal.reported", id=1), raised.value):
+        assert hub.t("en", error.key, **error.params)
+
+    await act(hub, p["w1"], hazard.id, "reject", reason="现场核实无此情况")
+    hub.clock.advance(timedelta(hours=30))
+    out = await act(hub, p["w2"], hazard.id, "reopen")
+    assert out.hazard.state is HazardState.ACCEPTED and out.hazard.reopened_count == 1
+    assert out.hazard.closed_at is None and out.hazard.assignee_id == p["w2"].id
+    assert out.hazard.deadline_at == hub.now() + timedelta(hours=48)
+    assert hazards.actions_for(HazardState.CLOSED) == (hazards.Action.REOPEN,)
+    assert await actions(hub, hazard.id) == ["report", "reject", "reopen"]
+
+
+async def test_the_eleventh_report_in_an_hour_is_refused(hub):
+    p = await setup(hub)
+    for i in range(10):
+        await file(hub, p["r1"], f"{i}号楼楼道堆满纸箱")
+        hub.clock.advance(timedelta(minutes=5))
+    with pytest.raises(RateLimited) as raised:
+        await file(hub, p["r1"], "又发现一处杂物")
+    assert raised.value.params == {"limit": 10, "minutes": 10}  # the first leaves the hour at 60
+    async with hub.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Hazard)) == 10
+    await file(hub, p["w1"], "巡查发现楼道杂物")  # workers inspecting are not limited
+    hub.clock.advance(timedelta(minutes=10))
+    assert (await file(hub, p["r1"], "又发现一处杂物")).hazard.id
+
+    async def limited(limit):  # Settings.report_limit_per_hour reaches the service as this
+        async with hub.db.session() as s:
+            draft = Draft(text="楼道堆满纸箱")
+            return await hazards.report(
+                s, p["r2"], draft, grid_id=None, now=hub.now(), limit_per_hour=limit
+            )
+
+    await limited(1)
+    with pytest.raises(RateLimited):
+        await limited(1)
+    await limited(2)
+
+
+async def test_similar_reports_are_found_by_place_and_by_text(hub):
+    p = await setup(hub)
+    here = (25.4310, 119.0070)
+    located = (
+        await file(hub, p["r1"], "车棚旁有人拉线给电瓶车充电", lat=here[0], lon=here[1])
+    ).hazard
+    worded = (await file(hub, p["r1"], "3号楼楼道堆满纸箱")).hazard
+
+    async def similar(text, category, lat=None, lon=None):
+        async with hub.db.session() as s:
+            found = await hazards.find_similar(
+                s,
+                grid_id=located.grid_id,
+                category=category,
+                text=text,
+                lat=lat,
+                lon=lon,
+                now=hub.now(),
+            )
+        return [h.id for h in found]
+
+    assert await similar("有车在充电", "ebike-indoor-charging", 25.4313, 119.0070) == [
+        located.id
+    ]  # ~33 m
+    assert await similar("有车在充电", "ebike-indoor-charging", 25.4318, 119.0070) == []  # ~90 m
+    assert await similar("有车在充电", "corridor-clutter", 25.4310, 119.0070) == []
+    assert await similar("3号楼的楼道里堆了好多纸箱", "corridor-clutter") == [worded.id]
+    assert await similar("5号楼电动车在楼道充电", "ebike-indoor-charging") == []
+    hub.clock.advance(timedelta(days=8))
+    assert await similar("3号楼的楼道里堆了好多纸箱", "corridor-clutter") == []
+    assert await similar("有车在充电", "ebike-indoor-charging", 25.4313, 119.0070) == [located.id]
+
+
+async def test_bad_reports_are_refused_and_write_nothing(hub):
+    p = await setup(hub)
+    cases = [
+        ("险" * 5000, None, "hazard.text_too_long"),
+        ("🔥🔥🔥!!!", None, "hazard.no_text"),
+        ("   ", None, "hazard.no_text"),
+        ("楼道", "not-a-hash", "hazard.photo_unknown"),
+    ]
+    for text, photo, key in cases:
+        with pytest.raises(InvalidInput) as raised:
+            await file(hub, p["r1"], text, photo=photo)
+        assert raised.value.key == key
+    with pytest.raises(InvalidInput) as raised:
+        await file(hub, p["r1"], "楼道", lat=95.0, lon=119.0)
+    assert raised.value.key == "hazard.bad_location"
+    async with hub.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Hazard)) == 0
+        assert await audit.history(s, "hazard", 1) == []
+    filed = await file(hub, p["r1"], "🔥", photo=PHOTO)  # a photo speaks for itself
+    assert filed.hazard.category == "other" and filed.hazard.photo == PHOTO
+
+
+async def test_overdue_reminder_then_escalation_exactly_once(hub):
+    p = await setup(hub)
+    await appoint(hub, 6, Role.STAFF, "C1")
+    accepted = (await file(hub, p["r1"])).hazard  # corridor clutter: 48 h
+    await act(hub, p["w1"], accepted.id, "accept")
+    orphan = (await file(hub, p["r2"], "楼道里有电动车在充电")).hazard  # 24 h, nobody accepts
+
+    async def sweep():
+        async with hub.db.session() as s:
+            return await hazards.overdue_sweep(s, hub.now())
+
+    assert await sweep() == []
+    hub.clock.advance(timedelta(hours=25))
+    first = await sweep()
+    assert [(n.key, n.telegram_id) for n in first] == [
+        ("hazard.reminder", 1),
+        ("hazard.reminder", 2),
+    ]
+    assert await sweep() == []
+    hub.clock.advance(timedelta(hours=12))  # orphan: 37 h > 24 h + 12 h
+    second = await sweep()
+    assert {(n.key, n.hazard_id) for n in second} == {("hazard.escalation", orphan.id)}
+    assert private(second) == [5, 6]  # staff of S1 and C1, the grids above T1
+    hub.clock.advance(timedelta(hours=12))  # accepted: 49 h > 48 h
+    third = await sweep()
+    assert [(n.key, n.telegram_id) for n in third] == [("hazard.reminder", 1)]
+    hub.clock.advance(timedelta(hours=24))  # accepted: 48 h + 25 h > 48 h + 24 h
+    assert [(n.key, n.hazard_id) for n in await sweep()] == [
+        ("hazard.escalation", accepted.id),
+        ("hazard.escalation", accepted.id),
+    ]
+    hub.clock.advance(timedelta(days=3))
+    assert await sweep() == []
+    rendered(hub, first + second + third)
+    assert await actions(hub, orphan.id) == ["report", "reminder", "escalation"]
+
+
+async def test_concurrent_sweeps_alert_once(hub):
+    p = await setup(hub)
+    ids = [(await file(hub, p["w1"], f"{i}号楼楼道堆满纸箱")).hazard.id for i in range(6)]
+    hub.clock.advance(timedelta(days=5))
+
+    async def sweep():
+        async with hub.db.session() as s:
+            return await hazards.overdue_sweep(s, hub.now())
+
+    results = await asyncio.gather(sweep(), sweep(), sweep())
+    sent = [(n.key, n.hazard_id) for result in results for n in result]
+    reminders = sorted(h for k, h in sent if k == "hazard.reminder")
+    assert reminders == sorted(ids * 2)  # one reminder per hazard, to each of T1's two workers
+    assert sorted(h for k, h in sent if k == "hazard.escalation") == sorted(ids)  # to staff of S1
+    async with hub.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(HazardAlert)) == 12
+
+
+async def test_followup_asks_once_and_no_reopens(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    await act(hub, p["w1"], hazard.id, "accept")
+    await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
+    await act(hub, p["w2"], hazard.id, "verify")
+
+    async def sweep():
+        async with hub.db.session() as s:
+            return await hazards.followup_sweep(s, hub.now())
+
+    async def answer(person, fixed):
+        async with hub.db.session() as s:
+            return await hazards.answer_followup(s, person, hazard.id, fixed, now=hub.now())
+
+    hub.clock.advance(timedelta(days=2))
+    assert await sweep() == []
+    hub.clock.advance(timedelta(days=1, minutes=1))
+    [ask] = await sweep()
+    assert (ask.telegram_id, ask.kind, ask.key) == (100, NoticeKind.FOLLOWUP, "hazard.followup")
+    assert await sweep() == []
+    with pytest.raises(PermissionDenied):
+        await answer(p["r2"], False)
+    out = await answer(p["r1"], False)
+    assert out.hazard.state is HazardState.ACCEPTED and out.hazard.reopened_count == 1
+    assert private(out.notices, "hazard.followup_reopened") == [100]
+    assert private(out.notices, "hazard.notice.reopened_by_reporter") == [1]
+    rendered(hub, [ask, *out.notices])
+    with pytest.raises(Conflict):
+        await answer(p["r1"], False)
+    assert (await actions(hub, hazard.id))[-2:] == ["followup", "not_fixed"]
+
+    await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
+    await act(hub, p["w2"], hazard.id, "verify")
+    hub.clock.advance(timedelta(days=3, minutes=1))
+    [again] = await sweep()  # a new closing, a new question
+    assert again.params["id"] == hazard.id
+    thanks = await answer(p["r1"], True)
+    assert thanks.hazard.state is HazardState.CLOSED and private(thanks.notices) == [100]
+
+
+async def test_a_reopened_hazard_is_reminded_for_its_new_deadline(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    await act(hub, p["w1"], hazard.id, "accept")
+    hub.clock.advance(timedelta(hours=49))
+    async with hub.db.session() as s:
+        assert len(await hazards.overdue_sweep(s, hub.now())) == 1
+    await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
+    await act(hub, p["w2"], hazard.id, "reopen", reason="照片看不出已清理")
+    hub.clock.advance(timedelta(hours=49))
+    async with hub.db.session() as s:
+        notices = await hazards.overdue_sweep(s, hub.now())
+    assert [(n.key, n.telegram_id) for n in notices] == [("hazard.reminder", 1)]
+
+
+async def test_detail_timeline_and_my_reports(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    await act(hub, p["w1"], hazard.id, "accept")
+    async with hub.db.session() as s:
+        as_worker = await hazards.detail(s, p["w1"], hazard.id, now=hub.now())
+        as_reporter = await hazards.detail(s, p["r1"], hazard.id, now=hub.now())
+        with pytest.raises(PermissionDenied):
+            await hazards.detail(s, p["r2"], hazard.id, now=hub.now())
+        mine = await hazards.my_reports(s, p["r1"])
+        theirs = await hazards.my_reports(s, p["r2"])
+    assert [(i.action, i.actor) for i in as_worker.timeline] == [
+        ("report", "p100"),
+        ("accept", "p1"),
+    ]
+    assert [(i.action, i.actor) for i in as_reporter.timeline] == [
+        ("report", None),
+        ("accept", None),
+    ]
+    assert as_worker.params["assignee"] == "p1" and as_reporter.params["assignee"] is None
+    assert [h.id for h in mine] == [hazard.id] and theirs == []
+    for lang in LANGS:
+        assert "p1" in hazards.render(hub.texts, lang, "hazard.detail", as_worker.params, hub.tz)
+        for item in as_worker.timeline:
+            key, params = hazards.timeline_params(item)
+            assert hazards.render(hub.texts, lang, key, params, hub.tz)
+
+
+async def test_schema_matches_the_models(sqlite_hub):
+    def diff(connection):
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    async with sqlite_hub.db.engine.connect() as conn:
+        changes = await conn.run_sync(diff)
+    assert [c for c in changes if "hazard" in repr(c)] == []
+
+
+def test_categories_cover_the_issue_and_suggest_from_text():
+    catalogue = categories.catalogue()
+    assert len(catalogue.categories) >= 12
+    for required in (
+        "fire-exit-blocked",
+        "extinguisher-missing",
+        "corridor-clutter",
+        "ebike-indoor-charging",
+        "wiring-overload",
+        "gas-leak",
+        "living-in-workplace",
+        "house-cracks",
+        "hazardous-chemicals",
+        "work-at-height",
+        "open-water",
+        "open-burning",
+        "other",
+    ):
+        category = catalogue.get(required)
+        assert category.label("en") and category.question("zh-Hant")
+        assert category.emergency_number in {"119", "110", "120"}
+    assert catalogue.get("gas-leak").deadline_hours < catalogue.get("other").deadline_hours
+    assert categories.suggest_category("楼道里有电动车在充电") == "ebike-indoor-charging"
+    assert categories.suggest_category("消防通道被上锁了") == "fire-exit-blocked"
+    assert categories.suggest_category("今天天气不错") == "other"
+
+
+def test_bad_category_files_name_the_file_and_field(tmp_path: Path):
+    path = tmp_path / "categories.yaml"
+    path.write_text(
+        "categories:\n"
+        "  - {id: other, name: {zh-Hans: 其他, en: Other}, deadline_hours: 72,\n"
+        "     emergency_number: '110', danger_question: {zh-Hans: 有危险吗, en: In danger}}\n"
+        "  - {id: gas, name: {zh-Hans: 燃气, en: Gas}, deadline_hours: 0,\n"
+        "     emergency_number: '119', danger_question: {zh-Hans: 有危险吗, en: In danger}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError, match=r"categories\.yaml: categories\.1\.deadline_hours"):
+        categories.load_categories(path)
+    path.write_text("categories: [\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"categories\.yaml"):
+        categories.load_categories(path)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("3号楼楼道堆满纸箱", "3号楼的楼道里堆了好多纸箱", True),
+        ("3号楼楼道堆满纸箱", "5号楼电动车在楼道充电", False),
+        ("3号楼楼道堆满纸箱", "5号楼楼道堆满纸箱", False),
+        ("3号楼楼道堆满纸箱", "3号楼楼道有人给电动车充电", False),
+        ("村口池塘没有护栏", "村口的池塘没护栏，小孩经常去玩", True),
+        ("fire exit blocked at building 3", "Building 3 fire exit is blocked", True),
+        ("🔥", "🔥", False),
+    ],
+)
+def test_similar_text(a, b, same):
+    assert hazards.similar_text(a, b) is same
+
+
+def test_distance():
+    assert hazards.distance_m(25.4310, 119.0070, 25.4310, 119.0070) == 0
+    assert 30 < hazards.distance_m(25.4310, 119.0070, 25.4313, 119.0070) < 36
