@@ -1,0 +1,171 @@
+"""/ask, plain questions in private, related-question buttons, and workers' /answer.
+
+The knowledge base lives on the hub for the life of the process (loaded once, jieba warm);
+this module turns a message into one search and its answer, or one queued question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.commands import Command, declare
+from bot.context import Context, hub_of, hub_of_app, identify
+from broadcasts import notify
+from hub import questions
+from hub.core import Hub
+from hub.knowledge import Answer, KnowledgeBase
+from hub.models import Role
+
+MAX_QUESTION = 500
+
+
+def knowledge(hub: Hub) -> KnowledgeBase:
+    kb = hub.services.get(questions.KNOWLEDGE)
+    if kb is None:
+        raise RuntimeError("knowledge base not loaded")
+    return kb
+
+
+def _related_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
+    if not answer.related:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(question[:60], callback_data=f"qa:{entry_id}")]
+         for entry_id, question in answer.related[:3]]
+    )
+
+
+def _render(hub: Hub, lang: str, answer: Answer) -> str:
+    return hub.t(lang, "ask.answer", question=answer.question, answer=answer.answer, basis=answer.basis)
+
+
+async def _answer_question(update: Update, context: Context, text: str) -> None:
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and chat
+    kb = knowledge(hub)
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        if not text.strip():
+            await message.reply_text(hub.t(sender.lang, "ask.usage"))
+            return
+        if len(text) > MAX_QUESTION:
+            await message.reply_text(hub.t(sender.lang, "ask.too_long", limit=MAX_QUESTION))
+            return
+        answer = await asyncio.to_thread(kb.search, text, sender.lang)
+        if answer.answered:
+            await message.reply_text(_render(hub, sender.lang, answer), reply_markup=_related_keyboard(answer))
+            return
+        if answer.reason in {"empty", "no_text"}:
+            await message.reply_text(hub.t(sender.lang, "ask.unclear"))
+            return
+        routed = await questions.file_question(
+            session, asker=sender.person, text=text, lang=sender.lang, chat_id=chat.id,
+            grid_id=sender.chat.grid_id if sender.chat else None, now=hub.now(),
+        )
+        question = routed.question
+        for worker in routed.workers:
+            if worker.id != sender.person.id:
+                await notify.tell(
+                    session, hub, worker, "ask.for_worker", id=question.id, text=question.text,
+                    ref=("question", question.id), dedupe_key=f"question:{question.id}:to:{worker.id}",
+                )
+    await message.reply_text(hub.t(sender.lang, "ask.unknown", id=question.id))
+
+
+async def ask_command(update: Update, context: Context) -> None:
+    await _answer_question(update, context, " ".join(context.args or []))
+
+
+async def private_text(update: Update, context: Context) -> None:
+    assert update.effective_message and update.effective_message.text is not None
+    await _answer_question(update, context, update.effective_message.text)
+
+
+async def related_pressed(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    entry_id = query.data.removeprefix("qa:")
+    kb = knowledge(hub)
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+    if entry_id not in kb.entries:
+        await query.answer(hub.t(sender.lang, "ask.entry_gone"), show_alert=True)
+        return
+    question, text = kb.entry_text(entry_id, sender.lang)
+    await query.answer()
+    if query.message is not None:
+        await context.bot.send_message(
+            query.message.chat.id,
+            hub.t(sender.lang, "ask.answer", question=question, answer=text,
+                  basis=kb.entries[entry_id].basis),
+        )
+
+
+async def answer_command(update: Update, context: Context) -> None:
+    """/answer <id> <text>, by a worker in private; the asker hears it in private."""
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and chat
+    args = context.args or []
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(hub.t(sender.lang, "bot.private_only"))
+            return
+        if len(args) < 2 or not args[0].lstrip("#").isdigit():
+            await message.reply_text(hub.t(sender.lang, "ask.answer_usage"))
+            return
+        text = message.text.split(None, 2)[2] if message.text else " ".join(args[1:])
+        question, asker = await questions.answer(
+            session, actor=sender.person, question_id=int(args[0].lstrip("#")), text=text,
+            now=hub.now(),
+        )
+        await notify.tell(
+            session, hub, asker, "ask.answered", question=question.text, answer=question.answer,
+            ref=("question", question.id), dedupe_key=f"question:{question.id}:answer",
+        )
+    await message.reply_text(
+        hub.t(sender.lang, "ask.answer_sent", id=question.id),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(hub.t(sender.lang, "ask.promote_button"), callback_data=f"qp:{question.id}")]]
+        ),
+    )
+
+
+async def promote_pressed(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    question_id = int(query.data.removeprefix("qp:"))
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        entry = await questions.promote(
+            session, actor=sender.person, question_id=question_id, topic="community", now=hub.now()
+        )
+    knowledge(hub).add_promoted(entry.id, entry.topic, entry.question, entry.answer, entry.lang)
+    await query.answer(hub.t(sender.lang, "ask.promoted", id=question_id), show_alert=True)
+    await query.edit_message_reply_markup(None)
+
+
+async def load(app: Application) -> None:
+    """Open the knowledge base before the first question arrives (jieba warm, index built)."""
+    await questions.open_knowledge(hub_of_app(app))
+
+
+def register(app: Application) -> None:
+    declare(Command("ask"), Command("answer", Role.WORKER))
+    app.add_handler(CommandHandler("ask", ask_command))
+    app.add_handler(CommandHandler("answer", answer_command))
+    app.add_handler(CallbackQueryHandler(related_pressed, pattern=r"^qa:"))
+    app.add_handler(CallbackQueryHandler(promote_pressed, pattern=r"^qp:\d+$"))
+    # Plain text in a private chat is a question: features that read text come before ask
+    # in bot.app.FEATURES, so their handlers see it first.
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, private_text)
+    )

@@ -1,0 +1,368 @@
+"""The safety-knowledge base: curated answers to residents' questions, and finding the right one.
+
+Entries live in content/knowledge/*.yaml, one file per topic, written in Simplified Chinese
+and English; Traditional Chinese is converted on the way out (OpenCC s2tw: Taiwan-standard
+characters, which Hong Kong readers read as easily, without s2twp's swap of mainland terms
+such as 电动自行车 that the regulations use). Workers' answers promoted from the question
+queue join the base at run time through `add_promoted`.
+
+A question gets an answer only when the calibrated score of the best entry clears the
+operating point; otherwise the asker is told "I don't know" and the question goes to a
+person. A wrong answer about safety costs more than a referral to a grid worker, so the
+operating point sits where no more than about one question in ten, in or out of the domain,
+is handled wrongly on the dev set.
+
+Searches run off the event loop (`asyncio.to_thread`) while a promotion may add an entry, so
+the index is only touched under one lock; the work is pure Python, so the lock costs nothing
+the GIL would not.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from opencc import OpenCC
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from hub.errors import ContentError
+from hub.textnorm import Normaliser, Tokeniser
+from hub.textsearch import Hit, SearchIndex
+
+__all__ = [
+    "Answer",
+    "ContentError",
+    "Entry",
+    "KnowledgeBase",
+    "Probe",
+    "calibrated",
+    "default_directory",
+]
+
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+DEFAULT_LANGUAGE = "zh-Hans"
+MAX_QUESTION_CHARS = 1000  # longer is a pasted article, not a question: said "too_long"
+SEARCHED_CHARS = 300  # a long question is searched on its first part only: bounded cost
+
+# Platt scaling of a hit's relevance into the probability that it is the right entry,
+# fitted with `bench/qa_eval.py --fit` on the tune split of tests/data/qa_dev.yaml (the
+# held-out split is reported, never fitted on). Refit after large changes to the base.
+CALIBRATION_SLOPE = 22.52
+CALIBRATION_OFFSET = -5.99
+ANSWER_THRESHOLD = 0.55  # operating point fitted with the calibration (see above)
+RELATED_THRESHOLD = 0.25  # offer other entries as "related" above this
+
+SourceLanguage = Literal["zh-Hans", "zh-Hant", "en"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
+SYNONYMS_FILE = "_synonyms.yaml"
+
+
+def default_directory() -> Path:
+    """content/knowledge of the installed package (content/ is data, found through it)."""
+    import content
+
+    return Path(content.__file__).resolve().parent / "knowledge"
+
+
+class Entry(BaseModel):
+    """One question residents ask, its phrasings, and the answer to give."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: EntryId
+    topic: Text
+    questions: dict[SourceLanguage, list[Text]]
+    answer: dict[SourceLanguage, Text]
+    basis: Text | None = None  # the law, regulation or standard the answer rests on
+    keywords: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _languages_agree(self) -> Entry:
+        asked = {lang for lang, variants in self.questions.items() if variants}
+        if not asked:
+            raise ValueError("no question variants")
+        if asked != set(self.answer):
+            raise ValueError(f"questions in {sorted(asked)} but answers in {sorted(self.answer)}")
+        return self
+
+
+class _TopicFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: Text | None = None
+    entries: list[dict[str, Any]]
+
+
+class _SynonymFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    zh: dict[Text, list[Text]] = Field(default_factory=dict)
+    en: dict[Text, list[Text]] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    answered: bool
+    answer: str  # empty when not answered
+    entry_id: str | None
+    score: float  # 0..1, calibrated: the probability that entry_id is the right entry
+    question: str  # the matched question variant, in the asker's language
+    related: list[tuple[str, str]] = field(default_factory=list)  # (entry_id, question)
+    basis: str | None = None
+    reason: str | None = None  # when not answered: "empty" | "too_long" | "no_text" | "unknown"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the base saw in a question: for calibration and for explaining a miss."""
+
+    normalised: str
+    words: list[str]
+    hits: list[Hit]
+
+
+def calibrated(relevance: float) -> float:
+    """The probability that a hit of this relevance is the entry the resident asked about."""
+    return 1.0 / (1.0 + math.exp(-(CALIBRATION_SLOPE * relevance + CALIBRATION_OFFSET)))
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str) -> OpenCC:
+    return OpenCC(config)
+
+
+@lru_cache(maxsize=4096)
+def _convert(config: str, text: str) -> str:
+    return _converter(config).convert(text)
+
+
+def _in_language(texts: dict[str, Any], lang: str) -> Any:
+    """A text (or list of texts) in `lang`, converting between scripts or falling back."""
+    if lang in texts:
+        return texts[lang]
+    convert = {"zh-Hant": ("zh-Hans", "s2tw"), "zh-Hans": ("zh-Hant", "tw2s")}.get(lang)
+    if convert and convert[0] in texts:
+        source, config = convert
+        value = texts[source]
+        if isinstance(value, list):
+            return [_convert(config, v) for v in value]
+        return _convert(config, value)
+    for other in ("zh-Hans", "zh-Hant", "en"):
+        if other in texts:
+            return texts[other]
+    raise KeyError(lang)
+
+
+class KnowledgeBase:
+    """Entries by id and the index over them. Build one per process with `load` (about a
+    second: the jieba dictionary) and share it; every method is safe from any thread."""
+
+    def __init__(
+        self, normaliser: Normaliser, tokeniser: Tokeniser, entries: Iterable[Entry] = ()
+    ) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.normaliser = normaliser
+        self.tokeniser = tokeniser
+        self._index = SearchIndex(normaliser, tokeniser)
+        self._variants: dict[str, list[tuple[str, str]]] = {}  # id -> [(lang, text)]
+        self._lock = threading.RLock()
+        for entry in entries:
+            self._index_entry(entry)
+        self._index.refresh()
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> KnowledgeBase:
+        """Read and validate every topic file; a broken one raises ContentError naming it."""
+        directory = directory or default_directory()
+        synonyms = _load_synonyms(directory / SYNONYMS_FILE)
+        entries: dict[str, tuple[Entry, str]] = {}
+        for path in sorted(directory.glob("*.yaml")):
+            if path.name.startswith("_"):
+                continue
+            for entry in _load_topic_file(path):
+                if entry.id in entries:
+                    raise ContentError(
+                        f"{path.name}: {entry.id}: duplicate id (also in {entries[entry.id][1]})"
+                    )
+                entries[entry.id] = (entry, path.name)
+        if not entries:
+            raise ContentError(f"{directory}: no knowledge entries")
+        normaliser = Normaliser(synonyms.zh, synonyms.en)
+        words = normaliser.canonical_words
+        for entry, _ in entries.values():
+            words.update(normaliser(k) for k in entry.keywords)
+        return cls(normaliser, Tokeniser(words), (entry for entry, _ in entries.values()))
+
+    def add_entry(self, entry: Entry) -> None:
+        """Add or replace an entry; it is searchable at once."""
+        with self._lock:
+            self._index_entry(entry)
+            self._index.refresh()
+
+    def _index_entry(self, entry: Entry) -> None:
+        self.entries[entry.id] = entry
+        self._variants[entry.id] = [
+            (lang, text) for lang, texts in entry.questions.items() for text in texts
+        ]
+        self._index.add(
+            entry.id,
+            [text for _, text in self._variants[entry.id]],
+            entry.keywords,
+            list(entry.answer.values()),
+            simplified="zh-Hant" not in entry.questions and "zh-Hant" not in entry.answer,
+        )
+
+    def add_promoted(
+        self, entry_id: str, topic: str, question: str, answer: str, lang: str
+    ) -> Entry:
+        """A worker's answer to one resident's question, promoted into the base."""
+        source = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        try:
+            entry = Entry(
+                id=entry_id, topic=topic, questions={source: [question]}, answer={source: answer}
+            )
+        except ValidationError as error:
+            raise ContentError(f"promoted: {entry_id}: {_first_problem(error)}") from None
+        self.add_entry(entry)
+        return entry
+
+    def remove_entry(self, entry_id: str) -> None:
+        with self._lock:
+            self.entries.pop(entry_id, None)
+            self._variants.pop(entry_id, None)
+            self._index.remove(entry_id)
+            self._index.refresh()
+
+    def entry_text(self, entry_id: str, lang: str) -> tuple[str, str]:
+        """(question, answer) of an entry in zh-Hans, zh-Hant or en."""
+        entry = self.entries[entry_id]
+        lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        return _in_language(entry.questions, lang)[0], _in_language(entry.answer, lang)
+
+    def probe(self, question: str, limit: int = 5) -> Probe:
+        """The words the base found in a question and its best entries, unjudged."""
+        with self._lock:
+            query = self._index.analyse(question[:SEARCHED_CHARS])
+            hits = self._index.search(query, limit) if query.words else []
+        return Probe(query.normalised, [w.text for w in query.words], hits)
+
+    def search(self, question: str, lang: str = DEFAULT_LANGUAGE, limit_related: int = 3) -> Answer:
+        """The answer to a resident's question in `lang`, or why there is none.
+
+        Blocking (about a millisecond): call it through `asyncio.to_thread` from async code.
+        """
+        lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        text = question.strip()
+        if not text:
+            return _declined("empty")
+        if len(text) > MAX_QUESTION_CHARS:
+            return _declined("too_long")
+        probe = self.probe(text, limit=max(limit_related, 0) + 1)
+        if not probe.words:
+            return _declined("no_text")
+        if not probe.hits:
+            return _declined("unknown")
+        top, others = probe.hits[0], probe.hits[1:]
+        score = calibrated(top.relevance)
+        related = [
+            (hit.key, self.entry_text(hit.key, lang)[0])
+            for hit in others
+            if calibrated(hit.relevance) >= RELATED_THRESHOLD
+        ][: max(limit_related, 0)]
+        if score < ANSWER_THRESHOLD:
+            return Answer(False, "", None, score, "", related, None, "unknown")
+        entry = self.entries[top.key]
+        return Answer(
+            answered=True,
+            answer=self.entry_text(top.key, lang)[1],
+            entry_id=top.key,
+            score=score,
+            question=self._matched_question(top, lang),
+            related=related,
+            basis=entry.basis,
+        )
+
+    def _matched_question(self, hit: Hit, lang: str) -> str:
+        """The variant the question matched if it is in the asker's language, else the first."""
+        variants = self._variants[hit.key]
+        if hit.variant >= len(variants):  # matched the keywords, not a phrasing
+            return self.entry_text(hit.key, lang)[0]
+        variant_lang, text = variants[hit.variant]
+        if variant_lang == lang:
+            return text
+        if variant_lang == "zh-Hans" and lang == "zh-Hant":
+            return _convert("s2tw", text)
+        return self.entry_text(hit.key, lang)[0]
+
+
+def _declined(reason: str) -> Answer:
+    return Answer(False, "", None, 0.0, "", [], None, reason)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as error:
+        raise ContentError(f"{path.name}: -: cannot read: {error}") from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
+
+
+def _load_synonyms(path: Path) -> _SynonymFile:
+    if not path.exists():
+        return _SynonymFile()
+    try:
+        synonyms = _SynonymFile.model_validate(_read_yaml(path) or {})
+    except ValidationError as error:
+        raise ContentError(f"{path.name}: -: {_first_problem(error)}") from None
+    for language, groups in (("zh", synonyms.zh), ("en", synonyms.en)):
+        owner: dict[str, str] = {}
+        for canonical, variants in groups.items():
+            for word in (canonical, *variants):
+                if owner.setdefault(word.lower(), canonical) != canonical:
+                    raise ContentError(
+                        f"{path.name}: {language}.{canonical}: '{word}' is also in "
+                        f"{owner[word.lower()]}"
+                    )
+    return synonyms
+
+
+def _load_topic_file(path: Path) -> list[Entry]:
+    """Entries of one topic file; every curated entry is in both zh-Hans and en."""
+    try:
+        data = _TopicFile.model_validate(_read_yaml(path))
+    except ValidationError as error:
+        raise ContentError(f"{path.name}: -: {_first_problem(error)}") from None
+    entries = []
+    for position, raw in enumerate(data.entries, start=1):
+        entry_id = str(raw.get("id", f"#{position}"))
+        if data.topic and "topic" not in raw:
+            raw = {**raw, "topic": data.topic}
+        try:
+            entry = Entry.model_validate(raw)
+        except ValidationError as error:
+            raise ContentError(f"{path.name}: {entry_id}: {_first_problem(error)}") from None
+        for lang in ("zh-Hans", "en"):
+            if lang not in entry.answer:
+                raise ContentError(f"{path.name}: {entry_id}: no {lang} question and answer")
+        entries.append(entry)
+    return entries
