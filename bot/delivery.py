@@ -80,13 +80,25 @@ async def _deliver(bot: Bot, envelope: outbox.Envelope) -> Message:
     if markup is not None:
         payload["reply_markup"] = InlineKeyboardMarkup.de_json(markup, bot)
     if envelope.kind == "text":
-        return await bot.send_message(envelope.chat_id, **payload)
+        pin = payload.pop("pin", False)
+        message = await bot.send_message(envelope.chat_id, **payload)
+        if pin and envelope.chat_id < 0:
+            await _pin(bot, message)
+        return message
     if envelope.kind in {"photo", "voice", "audio", "document"}:
         path = payload.pop("path")
         with open(path, "rb") as handle:  # noqa: ASYNC230 - small files, streamed by httpx
             sender = getattr(bot, f"send_{envelope.kind}")
             return await sender(envelope.chat_id, handle, **payload)
     raise ValueError(f"unknown outbox kind {envelope.kind!r}")
+
+
+async def _pin(bot: Bot, message: Message) -> None:
+    """Pin an urgent warning; a group that gave the bot no right to pin still has the message."""
+    try:
+        await bot.pin_chat_message(message.chat_id, message.message_id, disable_notification=False)
+    except (BadRequest, Forbidden) as error:
+        log.info("could not pin in chat %s: %s", message.chat_id, error.message)
 
 
 class OutboxSender:
@@ -143,8 +155,11 @@ class OutboxSender:
         await self._send_one(envelope)
 
     async def _claim(self, limit: int) -> list[outbox.Envelope]:
+        lease = timedelta(seconds=self.hub.settings.outbox_lease_seconds)
         async with self.hub.db.session() as session:
-            return await outbox.claim(session, worker=self.worker, now=self.hub.now(), limit=limit)
+            return await outbox.claim(
+                session, worker=self.worker, now=self.hub.now(), limit=limit, lease=lease
+            )
 
     async def _send_one(self, envelope: outbox.Envelope) -> None:
         try:
@@ -204,10 +219,21 @@ def sender_bot(hub: Hub) -> Bot:
         from bot.app import file_url
 
         kwargs = {"base_url": settings.telegram_api_url, "base_file_url": file_url(settings.telegram_api_url)}
-    return Bot(settings.token, request=HTTPXRequest(connection_pool_size=32), **kwargs)
+    timeout = settings.send_timeout_seconds
+    request = HTTPXRequest(
+        connection_pool_size=max(32, settings.send_concurrency * 2),
+        read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
+    )
+    return Bot(settings.token, request=request, **kwargs)
 
 
-async def run_sender(hub: Hub, stop: asyncio.Event, *, concurrency: int = 8) -> None:
+def configured_limiter(hub: Hub) -> Limiter:
+    return Limiter(hub.settings.send_per_second, hub.settings.send_per_group_minute)
+
+
+async def run_sender(hub: Hub, stop: asyncio.Event) -> None:
     async with sender_bot(hub) as bot:
-        sender = OutboxSender(hub, bot, concurrency=concurrency, limiter=Limiter())
+        sender = OutboxSender(
+            hub, bot, concurrency=hub.settings.send_concurrency, limiter=configured_limiter(hub)
+        )
         await sender.run(stop)

@@ -68,6 +68,8 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+    # Past this the message is no longer worth sending (an expired warning): it fails unsent.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -100,11 +102,12 @@ async def enqueue(
     priority: int = 5,
     ref: tuple[str, object] | None = None,
     dedupe_key: str | None = None,
+    expires_at: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a message to the caller's unit of work. With a dedupe key, a repeat is a no-op."""
     message = OutboxMessage(
         chat_id=chat_id, kind=kind, payload=payload, status=Status.PENDING, priority=priority,
-        attempts=0, next_attempt_at=now, created_at=now, dedupe_key=dedupe_key,
+        attempts=0, next_attempt_at=now, created_at=now, dedupe_key=dedupe_key, expires_at=expires_at,
         ref_type=ref[0] if ref else None, ref_id=str(ref[1]) if ref else None,
     )
     if dedupe_key is None:
@@ -119,9 +122,18 @@ async def enqueue(
 
 
 async def claim(
-    session: AsyncSession, *, worker: str, now: datetime, limit: int = 50
+    session: AsyncSession, *, worker: str, now: datetime, limit: int = 50, lease: timedelta = LEASE
 ) -> list[Envelope]:
-    """Lease up to `limit` due messages to `worker`: pending ones, or ones whose lease ran out."""
+    """Lease up to `limit` due messages to `worker`: pending ones, or ones whose lease ran out.
+
+    Messages that expired while waiting (a warning past its end) fail here instead of being sent.
+    """
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status.in_([Status.PENDING, Status.SENDING]),
+               OutboxMessage.expires_at.is_not(None), OutboxMessage.expires_at <= now)
+        .values(status=Status.FAILED, lease_until=None, error="expired")
+    )
     due = or_(
         (OutboxMessage.status == Status.PENDING) & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == Status.SENDING) & (OutboxMessage.lease_until < now),
@@ -143,7 +155,7 @@ async def claim(
         .values(
             status=Status.SENDING,
             claimed_by=worker,
-            lease_until=now + LEASE,
+            lease_until=now + lease,
             attempts=OutboxMessage.attempts + 1,
         )
         .returning(

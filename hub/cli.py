@@ -42,7 +42,10 @@ def _print_table(rows: list[list[str]], headers: list[str]) -> None:
 
 
 async def grids_add(hub: Hub, args: argparse.Namespace) -> int:
-    spec = grids.GridSpec(args.code, args.name, args.parent, GridLevel(args.level) if args.level else None)
+    spec = grids.GridSpec(
+        args.code, args.name, args.parent, GridLevel(args.level) if args.level else None,
+        geocode=args.geocode,
+    )
     async with hub.db.session() as session:
         grid = await grids.upsert(session, spec, actor=CLI_ACTOR, now=hub.now())
     print(f"{grid.code}\t{grid.level.value}\t{grid.name}")
@@ -212,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--parent")
     add.add_argument("--level", choices=[lv.value for lv in GridLevel])
+    add.add_argument("--geocode", help="GB/T 2260 administrative code, as CAP alerts name areas")
     add.set_defaults(func=grids_add)
     lst = g.add_parser("list", help="list grids")
     lst.add_argument("--under", help="only this grid and below")

@@ -19,7 +19,7 @@ def _box(lon: float, lat: float, size: float = 0.01) -> dict[str, object]:
 
 
 GRIDS = [
-    grids.GridSpec("D1", "城厢区", None, GridLevel.DISTRICT, _box(118.98, 25.40, 0.08)),
+    grids.GridSpec("D1", "城厢区", None, GridLevel.DISTRICT, _box(118.98, 25.40, 0.08), "350302"),
     grids.GridSpec("S1", "南苑街道", "D1", GridLevel.STREET, _box(119.00, 25.42, 0.04)),
     grids.GridSpec("C1", "南苑社区", "S1", GridLevel.COMMUNITY, _box(119.00, 25.42, 0.02)),
     grids.GridSpec("T1", "南苑社区第一网格", "C1", GridLevel.GRID, _box(119.00, 25.42)),

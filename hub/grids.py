@@ -32,6 +32,7 @@ class GridSpec:
     parent: str | None = None
     level: GridLevel | None = None
     boundary: dict[str, Any] | None = None
+    geocode: str | None = None
 
 
 def _grid_state(grid: Grid) -> dict[str, Any]:
@@ -79,6 +80,8 @@ async def upsert(
         existing.name = spec.name.strip()
         if spec.boundary is not None:
             existing.boundary = spec.boundary
+        if spec.geocode is not None:
+            existing.geocode = spec.geocode
         audit.record(
             session, at=now, actor=actor, entity="grid", entity_id=spec.code,
             action="update", before=before, after=_grid_state(existing),
@@ -92,6 +95,7 @@ async def upsert(
         parent_id=parent.id if parent else None,
         path=f"{parent.path if parent else '/'}{spec.code}/",
         boundary=spec.boundary,
+        geocode=spec.geocode,
         created_at=now,
     )
     session.add(grid)
@@ -138,7 +142,10 @@ def _spec(row: dict[str, Any], where: str) -> GridSpec:
     if not code or not name:
         raise InvalidInput("error.grid_row", where=where)
     parent = str(row.get("parent") or "").strip() or None
-    return GridSpec(code, name, parent, _level(row.get("level")), row.get("boundary"))
+    geocode = str(row.get("geocode") or "").strip() or None
+    if geocode is not None and not geocode.isdigit():
+        raise InvalidInput("error.grid_geocode", where=where, geocode=geocode)
+    return GridSpec(code, name, parent, _level(row.get("level")), row.get("boundary"), geocode)
 
 
 def parse_grid_file(name: str, data: bytes) -> list[GridSpec]:

@@ -86,6 +86,8 @@ class Grid(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
     path: Mapped[str] = mapped_column(String(1000), index=True)
     boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # GB/T 2260 administrative code (6 digits, or longer for townships), which CAP areas name.
+    geocode: Mapped[str | None] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     parent: Mapped[Grid | None] = relationship(remote_side=[id], lazy="raise")

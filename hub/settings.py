@@ -43,10 +43,17 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     tts_engine: Literal["espeak", "gtts"] = "espeak"
     cap_feeds: str | None = None
-    cap_poll_seconds: int = Field(default=300, ge=1)
+    cap_poll_seconds: int = Field(default=300, ge=120)  # CAP publishers ask for no more
     default_language: Literal["zh-Hans", "zh-Hant", "en"] = "zh-Hans"
     report_limit_per_hour: int = Field(default=10, ge=1)
     session_secret: SecretStr | None = None
+    send_per_second: int = Field(default=30, ge=1, le=1000)
+    send_per_group_minute: int = Field(default=20, ge=1, le=1000)
+    send_concurrency: int = Field(default=8, ge=1, le=256)
+    send_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    warning_hours: int = Field(default=24, ge=1, le=24 * 14)
+    cap_sender: str = Field(default="gridcast@localhost", min_length=1, max_length=255)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

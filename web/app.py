@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.webhook import WebhookFeed
 from hub.core import Hub
-from web import health, telegram
+from web import health, telegram, warnings_feed
 from web.keys import HUB, WEBHOOK
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +37,7 @@ def build_web_app(hub: Hub, webhook: WebhookFeed | None = None) -> web.Applicati
     app = web.Application(middlewares=[_measure], client_max_size=32 << 20)
     app[HUB] = hub
     health.setup(app)
+    warnings_feed.setup(app)
     if webhook is not None:
         app[WEBHOOK] = webhook
         telegram.setup(app)
