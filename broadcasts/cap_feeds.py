@@ -17,6 +17,7 @@ import aiohttp
 import feedparser
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from multidict import CIMultiDict
 from sqlalchemy import select
 
 from broadcasts import cap
@@ -64,10 +65,12 @@ def _entry_links(entry: feedparser.FeedParserDict) -> list[str]:
     return links
 
 
-async def _fetch(client: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
+async def _fetch(
+    client: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> tuple[int, bytes, CIMultiDict[str]]:
     async with client.get(url, headers={"User-Agent": USER_AGENT, **headers}) as response:
         body = await response.content.read(cap.MAX_DOCUMENT_BYTES * 4 + 1)
-        return response.status, body, dict(response.headers)
+        return response.status, body, response.headers.copy()
 
 
 async def _ingest_document(hub: Hub, body: bytes, source: str, result: PollResult) -> None:

@@ -64,23 +64,49 @@ def _outermost(grids: Sequence[Grid]) -> list[str]:
     return sorted(by_path[p] for p in kept)
 
 
+def _roll_up(covered: set[int], grids: Sequence[Grid]) -> set[int]:
+    """A parent all of whose children are covered is covered as a whole (its own chats too)."""
+    children: dict[int, set[int]] = {}
+    for grid in grids:
+        if grid.parent_id is not None:
+            children.setdefault(grid.parent_id, set()).add(grid.id)
+    changed = True
+    while changed:
+        changed = False
+        for parent, kids in children.items():
+            if parent not in covered and kids <= covered:
+                covered.add(parent)
+                changed = True
+    return covered
+
+
 async def grids_in_area(session: AsyncSession, geometry: dict[str, Any]) -> list[str]:
-    """The grid codes a CAP area covers: by shape where grids have boundaries, and by geocode."""
-    found: list[Grid] = []
+    """The grid codes a CAP area covers: by shape where grids have boundaries, and by geocode.
+
+    A shape is judged against the smallest grids that have boundaries; a larger grid counts
+    only when every grid below it is covered, so an alert for one street corner does not
+    reach the whole district.
+    """
+    everything = list(await session.scalars(select(Grid)))
+    covered: set[int] = set()
     shapes = _area_shapes(geometry)
     if shapes:
-        for grid in await session.scalars(select(Grid).where(Grid.boundary.is_not(None))):
+        parents_with_shapes = {g.parent_id for g in everything if g.boundary and g.parent_id}
+        for grid in everything:
+            if not grid.boundary or grid.id in parents_with_shapes:
+                continue
             try:
                 boundary = shape(grid.boundary)
             except (ValueError, TypeError, AttributeError, KeyError):
                 continue
             if any(_covers(area, boundary) for area in shapes):
-                found.append(grid)
+                covered.add(grid.id)
     prefixes = [_geocode_prefix(v) for _, v in geometry.get("geocodes", []) if v.strip().isdigit()]
-    if prefixes:
-        query = select(Grid).where(or_(*(Grid.geocode.startswith(p) for p in prefixes)))
-        found.extend(await session.scalars(query))
-    return _outermost(found)
+    for grid in everything:
+        if grid.geocode and any(grid.geocode.startswith(p) for p in prefixes):
+            covered.add(grid.id)
+    covered = _roll_up(covered, everything)
+    return _outermost([g for g in everything if g.id in covered])
 
 
 async def subtree_paths(session: AsyncSession, codes: Iterable[str]) -> list[str]:

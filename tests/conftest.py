@@ -11,11 +11,12 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from telegram.ext import Application
@@ -31,6 +32,7 @@ from hub.knowledge import KnowledgeBase
 from hub.questions import KNOWLEDGE
 from hub.settings import Settings, load_settings
 from tests.fakes.bot_api import FakeBotAPI
+from web.app import build_web_app
 
 PG_ADMIN_URL = os.environ.get(
     "GRIDCAST_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -193,3 +195,19 @@ async def bot(
     await sender
     telegram.release_pollers()
     await polling.stop(app)
+
+
+@pytest.fixture
+async def web_client() -> AsyncIterator[Callable[[Hub], Awaitable[TestClient]]]:
+    """The hub's aiohttp app on a loopback port, with a client for it."""
+    clients: list[TestClient] = []
+
+    async def start(hub: Hub) -> TestClient:
+        client = TestClient(TestServer(build_web_app(hub)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
