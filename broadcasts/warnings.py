@@ -169,8 +169,11 @@ async def _require_author(session: AsyncSession, actor: Person, warning: Warning
     """The author of a chat warning, or staff over its area, may change it."""
     if warning.author_id == actor.id:
         return
-    await access.require(session, actor, Role.STAFF)
-    await _require_over(session, actor, list(warning.grid_codes))
+    try:
+        await access.require(session, actor, Role.STAFF)
+        await _require_over(session, actor, list(warning.grid_codes))
+    except PermissionDenied:
+        raise PermissionDenied("warn.not_yours", id=warning.id) from None
 
 
 async def require_editable(session: AsyncSession, actor: Person, warning: Warning) -> None:

@@ -505,8 +505,11 @@ class FakeBotAPI:
         reply = p.get("reply_parameters") or {}
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         reply_to = reply_to or p.get("reply_to_message_id")
+        markup = p.get("reply_markup")
+        # Only inline keyboards belong to a message; ForceReply and reply keyboards do not show.
+        markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
         return self._store_message(
-            chat, self.bot_user, reply_markup=p.get("reply_markup"),
+            chat, self.bot_user, reply_markup=markup,
             reply_to_message=self._reply_to(chat, int(reply_to)) if reply_to else None, **content,
         )
 
