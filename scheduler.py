@@ -31,6 +31,13 @@ async def heartbeat(hub: Hub) -> None:
         await heartbeats.beat(session, "scheduler", hub.now(), detail="leader")
 
 
+async def poll_cap_feeds(hub: Hub) -> None:
+    """Read the configured CAP sources; each is polled no sooner than its interval allows."""
+    from broadcasts.cap_feeds import poll_all
+
+    await poll_all(hub)
+
+
 @dataclass(frozen=True)
 class Job:
     func: Callable[..., Any]
@@ -40,7 +47,10 @@ class Job:
 
 def jobs(hub: Hub) -> list[Job]:
     """The hub's timetable. Features add their jobs here."""
-    return [Job(heartbeat, "interval", {"seconds": 30})]
+    timetable = [Job(heartbeat, "interval", {"seconds": 30})]
+    if hub.settings.cap_feed_urls:
+        timetable.append(Job(poll_cap_feeds, "interval", {"seconds": 60}))
+    return timetable
 
 
 def build_scheduler(hub: Hub) -> AsyncIOScheduler:

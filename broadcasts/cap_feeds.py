@@ -106,10 +106,11 @@ async def _save(hub: Hub, url: str, **values: object) -> None:
 
 
 async def poll(hub: Hub, url: str, client: aiohttp.ClientSession, *, force: bool = False) -> PollResult:
-    """Read one source once; without `force`, not within two minutes of the last poll."""
+    """Read one source once; without `force`, not sooner than the configured interval allows."""
     state = await _state(hub, url)
     now = hub.now()
-    if not force and state.polled_at is not None and now - state.polled_at < MIN_INTERVAL:
+    interval = max(MIN_INTERVAL, timedelta(seconds=hub.settings.cap_poll_seconds))
+    if not force and state.polled_at is not None and now - state.polled_at < interval:
         return PollResult(url, "skipped")
     headers = {}
     if state.etag:

@@ -168,6 +168,72 @@ async def ask(hub: Hub, args: argparse.Namespace) -> int:
     return 0 if answer.answered else 1
 
 
+# --- warnings ----------------------------------------------------------------------------
+
+
+async def warnings_list(hub: Hub, args: argparse.Namespace) -> int:
+    from broadcasts import warnings
+
+    async with hub.db.session() as session:
+        found = await warnings.list_warnings(session, limit=args.limit)
+    rows = [
+        {"id": w.id, "status": w.status.value, "level": w.level.value, "type": w.msg_type.value,
+         "source": w.source.value, "sent": hub.local(w.sent_at).isoformat(timespec="minutes") if w.sent_at else "",
+         "expires": hub.local(w.expires).isoformat(timespec="minutes"), "grids": ",".join(w.grid_codes),
+         "headline": w.headline}
+        for w in found
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        headers = list(rows[0]) if rows else ["id", "status", "level", "type", "headline"]
+        _print_table([[str(r[h]) for h in headers] for r in rows], headers)
+    return 0
+
+
+async def warnings_poll(hub: Hub, args: argparse.Namespace) -> int:
+    from broadcasts.cap_feeds import poll_all
+
+    urls = [args.url] if args.url else hub.settings.cap_feed_urls
+    if not urls:
+        raise CliError("no CAP source: give a URL or set GRIDCAST_CAP_FEEDS")
+    failed = False
+    for result in await poll_all(hub, urls, force=True):
+        outcomes = ", ".join(f"{o.outcome}" + (f" #{o.warning_id}" if o.warning_id else "")
+                             for o in result.outcomes) or "no alerts"
+        print(f"{result.url}\t{result.status}\t{outcomes}")
+        for reason in result.rejected:
+            print(f"  rejected: {reason}")
+        failed = failed or bool(result.rejected) or result.status not in ("ok", "not_modified")
+    return 1 if failed else 0
+
+
+async def warnings_report(hub: Hub, args: argparse.Namespace) -> int:
+    from broadcasts import warnings
+
+    async with hub.db.session() as session:
+        report = await warnings.delivery_report(session, None, args.id)
+    if args.json:
+        print(json.dumps({"id": args.id, "status": report.warning.status.value, **report.counts,
+                          "chats": [{"chat_id": c, "status": s, "error": e} for c, s, e in report.chats]},
+                         ensure_ascii=False, indent=1))
+        return 0
+    counts = report.counts
+    print(f"warning #{args.id} ({report.warning.status.value}): sent {counts['sent']}, "
+          f"pending {counts['pending'] + counts['sending']}, failed {counts['failed']}")
+    _print_table([[str(c), s, e or ""] for c, s, e in report.chats], ["chat", "status", "error"])
+    return 0
+
+
+async def warnings_approve(hub: Hub, args: argparse.Namespace) -> int:
+    from broadcasts import warnings
+
+    async with hub.db.session() as session:
+        sent = await warnings.send(session, hub, CLI_ACTOR, args.id)
+    print(f"warning #{args.id} sent to {sent.chats} chats")
+    return 0
+
+
 # --- database, demo, serving ---------------------------------------------------------------
 
 
@@ -247,6 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
     ask_parser.add_argument("--json", action="store_true", help="print answered/answer/entry_id/score")
     ask_parser.add_argument("--lang", choices=sorted(CLI_LANGUAGES), default="zh")
     ask_parser.set_defaults(func=ask)
+
+    w = sub.add_parser("warnings", help="early warnings and CAP feeds").add_subparsers(
+        dest="warnings_command", required=True)
+    wlist = w.add_parser("list", help="recent warnings, newest first")
+    wlist.add_argument("--limit", type=int, default=50)
+    wlist.add_argument("--json", action="store_true")
+    wlist.set_defaults(func=warnings_list)
+    wpoll = w.add_parser("poll", help="fetch the configured CAP feeds (or one URL) once, now")
+    wpoll.add_argument("url", nargs="?")
+    wpoll.set_defaults(func=warnings_poll)
+    wreport = w.add_parser("report", help="delivery report of one warning, per chat")
+    wreport.add_argument("id", type=int)
+    wreport.add_argument("--json", action="store_true")
+    wreport.set_defaults(func=warnings_report)
+    wapprove = w.add_parser("approve", help="publish a feed alert that waits for approval")
+    wapprove.add_argument("id", type=int)
+    wapprove.set_defaults(func=warnings_approve)
 
     sub.add_parser("demo", help="load a demo district").set_defaults(func=demo)
     return parser

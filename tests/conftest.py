@@ -8,6 +8,7 @@ own created for the session and emptied between tests.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import uuid
@@ -25,6 +26,7 @@ from bot import polling
 from bot.app import build_application
 from bot.delivery import run_sender
 from hub import migrate
+from hub.cli import main
 from hub.clock import FakeClock
 from hub.core import Hub
 from hub.db import Database
@@ -211,3 +213,18 @@ async def web_client() -> AsyncIterator[Callable[[Hub], Awaitable[TestClient]]]:
     yield start
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Callable[..., int]:
+    """`gridcast …` in-process, on each database in turn, in a fresh data dir."""
+    monkeypatch.setenv("GRIDCAST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GRIDCAST_DATABASE_URL", db_url)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv: str, stdin: str | None = None) -> int:
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        return main(list(argv))
+
+    return run

@@ -293,13 +293,15 @@ async def test_a_hostile_feed_is_refused_whole(hub, cap_server):
     assert result.status.startswith("unsafe feed XML refused")
 
 
-async def test_polls_are_at_least_two_minutes_apart(hub, cap_server, clock):
+async def test_polls_keep_the_configured_interval(hub, cap_server, clock):
     await district(hub)
     cap_server.documents["a1.xml"] = alert_xml(hub)
     url = f"{cap_server.base}/a1.xml"
     assert (await poll(hub, url, force=False)).status == "ok"
     assert (await poll(hub, url, force=False)).status == "skipped"
-    clock.advance(timedelta(seconds=121))
+    clock.advance(timedelta(seconds=121))  # the configured interval (300 s) has not passed
+    assert (await poll(hub, url, force=False)).status == "skipped"
+    clock.advance(timedelta(seconds=hub.settings.cap_poll_seconds - 121))
     assert (await poll(hub, url, force=False)).status == "not_modified"
     assert len(cap_server.requests) == 2
 

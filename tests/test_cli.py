@@ -1,25 +1,8 @@
 """The CLI in-process: each command is one service call and its answer."""
 
-import io
 import json
 
-import pytest
-
 from hub.cli import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, db_url):
-    monkeypatch.setenv("GRIDCAST_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GRIDCAST_DATABASE_URL", db_url)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*argv, stdin=None):
-        if stdin is not None:
-            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        return main(list(argv))
-
-    return run
 
 
 def test_grids_and_people_round_trip(cli, capsys):

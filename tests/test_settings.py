@@ -15,6 +15,8 @@ BAD = [
     ("GRIDCAST_HTTP_PORT", "eighty", "GRIDCAST_HTTP_PORT:"),
     ("GRIDCAST_TELEGRAM_TOKEN", "not-a-token", "GRIDCAST_TELEGRAM_TOKEN: does not look like a bot token"),
     ("GRIDCAST_WEBHOOK_URL", "https://hub.example.org/telegram/webhook", "GRIDCAST_WEBHOOK_SECRET: required"),
+    ("GRIDCAST_CAP_POLL_SECONDS", "30", "GRIDCAST_CAP_POLL_SECONDS: Input should be greater than or equal to 120"),
+    ("GRIDCAST_SEND_PER_SECOND", "0", "GRIDCAST_SEND_PER_SECOND:"),
 ]
 
 
