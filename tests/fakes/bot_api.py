@@ -24,9 +24,16 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from tests.fakes.telegram_limits import RateLimits
+
 JSON_FIELDS = {
     "reply_markup", "entities", "caption_entities", "commands", "scope", "allowed_updates",
     "reply_parameters", "link_preview_options", "media", "menu_button",
+}
+# What Telegram's flood limits count: messages that appear in a chat.
+LIMITED_METHODS = {
+    "sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocument", "sendLocation",
+    "copyMessage", "forwardMessage",
 }
 SEND_METHODS = {
     "sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocument", "sendLocation",
@@ -88,6 +95,7 @@ class FakeBotAPI:
         self.migrated: dict[int, int] = {}
         self.webhook: dict[str, Any] | None = None
         self.fault_counts: dict[str, int] = defaultdict(int)
+        self.limits: RateLimits | None = None
         self._updates: deque[dict[str, Any]] = deque()
         self._next_update = 1
         self._next_message: dict[int, int] = defaultdict(lambda: 1)
@@ -193,7 +201,15 @@ class FakeBotAPI:
                 raise ApiError(502, "Bad Gateway")
             if handler is None:
                 raise ApiError(404, "Not Found")
+            limited = self.limits is not None and method in LIMITED_METHODS and "chat_id" in params
+            if limited:
+                chat_id = int(params["chat_id"])
+                wait = self.limits.check(chat_id, chat_id < 0, time.monotonic())
+                if wait is not None:
+                    raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
             result = await handler(params, files)
+            if limited:
+                self.limits.record(chat_id, chat_id < 0, time.monotonic())
         except ApiError as error:
             body = {"ok": False, "error_code": error.code, "description": error.description}
             if error.parameters:
@@ -237,6 +253,11 @@ class FakeBotAPI:
         self._retry_after = retry_after
         self._slow_seconds = slow_seconds
         self._random = random.Random(seed)
+
+    def enforce_limits(self, per_second: int | None = 30, per_group_minute: int | None = 20) -> RateLimits:
+        """Answer sends beyond Telegram's flood limits with 429 and the wait, as Telegram does."""
+        self.limits = RateLimits(per_second, per_group_minute)
+        return self.limits
 
     def clear_faults(self) -> None:
         self._fault_rate = 0.0
