@@ -29,16 +29,23 @@ from hub.heartbeats import INSTANCE
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
+CLAIM_DEPTH = 4  # rows leased per sender: this many times its concurrency
+EXPIRY_SWEEP_SECONDS = 5.0
 GLOBAL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
 
 
 class Limiter:
-    """Sliding windows over what was actually sent: overall per second, per group per minute.
+    """Paces sends under Telegram's limits: evenly overall, and per group in a sliding minute.
 
-    It answers "how long until this chat may be sent to" instead of sleeping itself, so the
-    sender can hand a message back rather than hold a slot while a busy group cools down.
+    Sends are spaced evenly rather than let out in bursts, and a little under the ceiling
+    (SAFETY), because Telegram counts requests as they arrive while we count them as they
+    leave: jitter between the two must not tip a full window over the limit. It answers
+    "how long until this chat may be sent to" instead of sleeping itself, so the sender can
+    hand a message back rather than hold a slot while a busy group cools down.
     """
+
+    SAFETY = 0.03
 
     def __init__(
         self,
@@ -49,27 +56,27 @@ class Limiter:
         self.per_second = per_second
         self.per_group_minute = per_group_minute
         self.clock = clock
-        self._all: deque[float] = deque()
+        self._gap = (1.0 + self.SAFETY) / per_second
+        self._group_window = 60.0 * (1.0 + self.SAFETY)
+        self._next = 0.0
         self._groups: dict[int, deque[float]] = defaultdict(deque)
 
     def wait_for(self, chat_id: int) -> float:
         now = self.clock()
-        while self._all and now - self._all[0] >= 1.0:
-            self._all.popleft()
-        wait = 0.0
-        if len(self._all) >= self.per_second:
-            wait = 1.0 - (now - self._all[-self.per_second])
+        wait = self._next - now
         if chat_id < 0:
             window = self._groups[chat_id]
-            while window and now - window[0] >= 60.0:
+            while window and now - window[0] >= self._group_window:
                 window.popleft()
             if len(window) >= self.per_group_minute:
-                wait = max(wait, 60.0 - (now - window[-self.per_group_minute]))
+                wait = max(wait, self._group_window - (now - window[-self.per_group_minute]))
         return max(0.0, wait)
 
     def take(self, chat_id: int) -> None:
         now = self.clock()
-        self._all.append(now)
+        # A send that left a little late lets the next one catch up by at most half a gap,
+        # so no window of one second can hold more than the ceiling.
+        self._next = max(now - self._gap / 2, self._next) + self._gap
         if chat_id < 0:
             self._groups[chat_id].append(now)
 
@@ -120,63 +127,134 @@ class OutboxSender:
         self.after_send = after_send
         self.wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
+        self._marks: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._marks_due = asyncio.Event()
+        # The sender's own writes take turns: on SQLite two of them at once would make one
+        # sleep in the busy handler, which costs far more than waiting here.
+        self._writing = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim, send and record until `stop`; a batch is claimed once there is room for it."""
         in_flight: set[asyncio.Task[None]] = set()
-        while not stop.is_set():
-            try:
-                claimed = await self._claim(max(1, self.concurrency * 2 - len(in_flight)))
-            except Exception:
-                log.warning("outbox claim failed", exc_info=True)
-                claimed = []
-            for envelope in claimed:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._send_one(envelope))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            if not claimed:
+        writer = asyncio.create_task(self._write_marks())
+        next_sweep = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + EXPIRY_SWEEP_SECONDS
+                    await self._expire()
+                claimed: list[outbox.Envelope] = []
+                room = self.concurrency * CLAIM_DEPTH - len(in_flight)
+                if room >= self.concurrency:
+                    try:
+                        claimed = await self._claim(room)
+                    except Exception:
+                        log.warning("outbox claim failed", exc_info=True)
+                for envelope in claimed:
+                    task = asyncio.create_task(self._send_one(envelope))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if claimed or len(in_flight) >= self.concurrency:
+                    if in_flight:  # wait for a slot's worth of room, or for new work to be due
+                        await asyncio.wait(in_flight, timeout=IDLE_POLL_SECONDS,
+                                           return_when=asyncio.FIRST_COMPLETED)
+                    continue
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), IDLE_POLL_SECONDS)
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self._flush_marks()
 
     async def drain(self, max_seconds: float = 30.0) -> None:
         """Send until nothing is due (tests and the CLI use this instead of `run`)."""
+        stop = asyncio.Event()
+        writer = asyncio.create_task(self._write_marks())
         deadline = time.monotonic() + max_seconds
-        while time.monotonic() < deadline:
-            claimed = await self._claim(self.concurrency * 2)
-            if not claimed:
-                return
-            await asyncio.gather(*(self._limited(e) for e in claimed))
+        try:
+            await self._expire()
+            while time.monotonic() < deadline:
+                claimed = await self._claim(self.concurrency * CLAIM_DEPTH)
+                if not claimed:
+                    return
+                await asyncio.gather(*(self._send_one(e) for e in claimed))
+        finally:
+            stop.set()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self._flush_marks()
 
-    async def _limited(self, envelope: outbox.Envelope) -> None:
-        await self._slots.acquire()
-        await self._send_one(envelope)
+    async def _expire(self) -> None:
+        try:
+            async with self.hub.db.session() as session:
+                await outbox.expire(session, now=self.hub.now())
+        except Exception:
+            log.warning("outbox expiry sweep failed", exc_info=True)
 
     async def _claim(self, limit: int) -> list[outbox.Envelope]:
         lease = timedelta(seconds=self.hub.settings.outbox_lease_seconds)
-        async with self.hub.db.session() as session:
+        async with self._writing, self.hub.db.transaction() as connection:
             return await outbox.claim(
-                session, worker=self.worker, now=self.hub.now(), limit=limit, lease=lease
+                connection, worker=self.worker, now=self.hub.now(), limit=limit, lease=lease
             )
 
     async def _send_one(self, envelope: outbox.Envelope) -> None:
-        try:
-            if self.limiter is not None:
-                wait = self.limiter.wait_for(envelope.chat_id)
-                if wait > 5.0:
-                    await self._record(outbox.release, envelope.id, after=timedelta(seconds=wait))
-                    return
-                while wait > 0:
-                    await asyncio.sleep(wait)
+        """One message, holding a slot until its outcome is stored.
+
+        A slot is released only after the row is marked, so at most `concurrency` messages
+        are ever sent-but-unrecorded: the most a crash can duplicate.
+        """
+        async with self._slots:
+            try:
+                if self.limiter is not None:
                     wait = self.limiter.wait_for(envelope.chat_id)
-                self.limiter.take(envelope.chat_id)
-            await self._attempt(envelope)
-        except Exception:
-            log.exception("outbox message %s could not be handled", envelope.id)
-        finally:
-            self._slots.release()
+                    if wait > 5.0:
+                        await self._record(outbox.release, envelope.id, after=timedelta(seconds=wait))
+                        return
+                    while wait > 0:
+                        await asyncio.sleep(wait)
+                        wait = self.limiter.wait_for(envelope.chat_id)
+                    self.limiter.take(envelope.chat_id)
+                await self._attempt(envelope)
+            except Exception:
+                log.exception("outbox message %s could not be handled", envelope.id)
+
+    async def _mark_sent(self, envelope: outbox.Envelope, message_id: int) -> None:
+        """Queue the 'sent' mark for the writer and wait until it is committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._marks.append((envelope.id, message_id, done))
+        self._marks_due.set()
+        await done
+
+    async def _write_marks(self) -> None:
+        """Group commit: every mark that arrived while the last commit ran goes in the next."""
+        while True:
+            await self._marks_due.wait()
+            self._marks_due.clear()
+            await self._flush_marks()
+
+    async def _flush_marks(self) -> None:
+        batch, self._marks = self._marks, []
+        if not batch:
+            return
+        try:
+            async with self._writing, self.hub.db.transaction() as connection:
+                await outbox.mark_sent_many(
+                    connection, [(row, message_id) for row, message_id, _ in batch], now=self.hub.now()
+                )
+        except Exception as error:
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for _, _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def _attempt(self, envelope: outbox.Envelope) -> None:
         try:
@@ -201,12 +279,12 @@ class OutboxSender:
                     attempts=envelope.attempts,
                 )
         else:
-            await self._record(outbox.mark_sent, envelope.id, telegram_message_id=message.message_id)
+            await self._mark_sent(envelope, message.message_id)
             if self.after_send is not None:
                 await self.after_send(envelope, message)
 
     async def _record(self, action: Callable[..., Any], message_id: int, **kwargs: Any) -> None:
-        async with self.hub.db.session() as session:
+        async with self._writing, self.hub.db.session() as session:
             await action(session, message_id, now=self.hub.now(), **kwargs)
 
 
@@ -221,7 +299,7 @@ def sender_bot(hub: Hub) -> Bot:
         kwargs = {"base_url": settings.telegram_api_url, "base_file_url": file_url(settings.telegram_api_url)}
     timeout = settings.send_timeout_seconds
     request = HTTPXRequest(
-        connection_pool_size=max(32, settings.send_concurrency * 2),
+        connection_pool_size=settings.send_concurrency + 2,  # httpcore scans every pooled connection per request
         read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
     )
     return Bot(settings.token, request=request, **kwargs)

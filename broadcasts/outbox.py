@@ -25,13 +25,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     func,
     or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import UTCDateTime
@@ -122,21 +123,18 @@ async def enqueue(
 
 
 async def claim(
-    session: AsyncSession, *, worker: str, now: datetime, limit: int = 50, lease: timedelta = LEASE
+    session: AsyncSession | AsyncConnection, *, worker: str, now: datetime, limit: int = 50, lease: timedelta = LEASE
 ) -> list[Envelope]:
     """Lease up to `limit` due messages to `worker`: pending ones, or ones whose lease ran out.
 
-    Messages that expired while waiting (a warning past its end) fail here instead of being sent.
+    Messages past their `expires_at` are never claimed; `expire` marks them failed.
     """
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status.in_([Status.PENDING, Status.SENDING]),
-               OutboxMessage.expires_at.is_not(None), OutboxMessage.expires_at <= now)
-        .values(status=Status.FAILED, lease_until=None, error="expired")
-    )
-    due = or_(
-        (OutboxMessage.status == Status.PENDING) & (OutboxMessage.next_attempt_at <= now),
-        (OutboxMessage.status == Status.SENDING) & (OutboxMessage.lease_until < now),
+    due = (
+        or_(
+            (OutboxMessage.status == Status.PENDING) & (OutboxMessage.next_attempt_at <= now),
+            (OutboxMessage.status == Status.SENDING) & (OutboxMessage.lease_until < now),
+        )
+        & or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now)
     )
     query = (
         select(OutboxMessage.id)
@@ -144,7 +142,8 @@ async def claim(
         .order_by(OutboxMessage.priority, OutboxMessage.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect if isinstance(session, AsyncSession) else session.dialect
+    if dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(await session.scalars(query))
     if not ids:
@@ -165,6 +164,31 @@ async def claim(
     )
     claimed = [Envelope(*row) for row in rows.all()]
     return sorted(claimed, key=lambda e: ids.index(e.id))
+
+
+async def expire(session: AsyncSession, *, now: datetime) -> int:
+    """Fail what waited past its end (a warning no longer in force): it must not go out late."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status.in_([Status.PENDING, Status.SENDING]),
+               OutboxMessage.expires_at.is_not(None), OutboxMessage.expires_at <= now)
+        .values(status=Status.FAILED, lease_until=None, error="expired")
+    )
+    return result.rowcount or 0
+
+
+async def mark_sent_many(
+    session: AsyncSession | AsyncConnection, rows: Sequence[tuple[int, int | None]], *, now: datetime
+) -> None:
+    """Mark several messages sent in one executemany (the sender's group commit)."""
+    table = OutboxMessage.__table__
+    await session.execute(
+        table.update()
+        .where(table.c.id == bindparam("row"))
+        .values(status=Status.SENT.value, sent_at=now, telegram_message_id=bindparam("message_id"),
+                lease_until=None, error=None),
+        [{"row": row, "message_id": message_id} for row, message_id in rows],
+    )
 
 
 async def mark_sent(

@@ -60,19 +60,26 @@ async def test_concurrent_claims_never_overlap(hub):
     assert len(everything) == 40 and len(set(everything)) == 40
 
 
-def test_limiter_windows():
+def test_limiter_paces_evenly_under_the_ceiling_and_windows_each_group():
     now = [0.0]
-    limiter = Limiter(per_second=3, per_group_minute=2, clock=lambda: now[0])
-    for chat in (1, 2, 3):
-        assert limiter.wait_for(chat) == 0
+    limiter = Limiter(per_second=10, per_group_minute=2, clock=lambda: now[0])
+    gap = (1 + Limiter.SAFETY) / 10
+    assert limiter.wait_for(1) == 0
+    limiter.take(1)
+    assert limiter.wait_for(2) == pytest.approx(gap)  # the next send waits its turn
+    times = []
+    for chat in range(2, 32):  # thirty sends, each when the limiter allows it
+        now[0] += limiter.wait_for(chat)
         limiter.take(chat)
-    assert limiter.wait_for(4) == pytest.approx(1.0)
-    now[0] = 1.0
+        times.append(now[0])
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 10
+    now[0] = 100.0
     limiter.take(-5)
+    now[0] += limiter.wait_for(-5)
     limiter.take(-5)
-    assert limiter.wait_for(-5) == pytest.approx(60.0)
-    assert limiter.wait_for(-6) == 0
-    now[0] = 61.0
+    assert limiter.wait_for(-5) == pytest.approx(60.0 * (1 + Limiter.SAFETY) - (now[0] - 100.0))
+    assert limiter.wait_for(-6) <= gap
+    now[0] = 200.0
     assert limiter.wait_for(-5) == 0
 
 
