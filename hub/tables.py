@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("hub.models", "hub.questions", "broadcasts.outbox", "hub.hazard_models")
+MODEL_MODULES = ("hub.models", "hub.questions", "broadcasts.outbox", "hub.hazard_models", "audio.recording_models")
 
 
 def load_all_models() -> None:
