@@ -56,13 +56,18 @@ _MIME_SUFFIXES = {
 
 
 class RecordingRejected(Exception):
-    """An upload that cannot become a recording; `reason_code` is one of REASONS."""
+    """An upload that cannot become a recording; `reason_code` is one of REASONS.
 
-    def __init__(self, reason_code: str, message: str) -> None:
+    `params` carries the figures behind the reason (e.g. the limit in minutes, the share
+    of clipped samples) so a transport can say it in the uploader's language.
+    """
+
+    def __init__(self, reason_code: str, message: str, **params: object) -> None:
         if reason_code not in REASONS:
             raise ValueError(f"unknown reason code {reason_code!r}")
         self.reason_code = reason_code
         self.message = message
+        self.params = params
         super().__init__(f"{reason_code}: {message}")
 
 
@@ -122,9 +127,12 @@ def _examine(data: bytes, filename_or_mime: str | None) -> tuple[Segment, Record
         raise RecordingRejected(
             "too_long",
             f"longer than {MAX_SECONDS / 60:.0f} minutes; please record a shorter version",
+            minutes=round(MAX_SECONDS / 60),
         )
     if duration < MIN_SECONDS:
-        raise RecordingRejected("too_short", f"only {duration:.1f} s long")
+        raise RecordingRejected(
+            "too_short", f"only {duration:.1f} s long", seconds=round(duration, 1)
+        )
     levels = window_rms_db(samples, DECODE_RATE)
     if levels.max() < SILENCE_DBFS:
         raise RecordingRejected("silence", "nothing can be heard in this recording")
@@ -134,6 +142,7 @@ def _examine(data: bytes, filename_or_mime: str | None) -> tuple[Segment, Record
             "clipped",
             f"{clipped:.1%} of the recording is distorted (too loud); "
             "please hold the phone further away and record again",
+            percent=round(clipped * 100, 1),
         )
     peak = float(np.max(np.abs(samples)))
     info = RecordingInfo(
@@ -171,6 +180,20 @@ def store_recording(
     path = Path(recordings_dir) / f"{content_hash}.flac"
     if path.exists():
         return StoredRecording(content_hash, path)
-    segment, _ = _examine(data, filename_or_mime)
-    encode(normalise(segment, STORE_LUFS, STORE_CEILING_DB), {"flac": path})
-    return StoredRecording(content_hash, path)
+    return keep_recording(data, recordings_dir, filename_or_mime)[0]
+
+
+def keep_recording(
+    data: bytes, recordings_dir: Path, filename_or_mime: str | None = None
+) -> tuple[StoredRecording, RecordingInfo]:
+    """Like store_recording, and also what the upload holds (one decode for both).
+
+    The library records the duration and loudness of every recording it keeps, so it
+    examines the upload even when the same bytes are already stored.
+    """
+    content_hash = hashlib.sha256(data).hexdigest()
+    path = Path(recordings_dir) / f"{content_hash}.flac"
+    segment, info = _examine(data, filename_or_mime)
+    if not path.exists():
+        encode(normalise(segment, STORE_LUFS, STORE_CEILING_DB), {"flac": path})
+    return StoredRecording(content_hash, path), info

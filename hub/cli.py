@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from hub import grids, migrate, people
+from hub.cli_audio import AudioCliError
+from hub.cli_audio import add_parser as add_audio_parser
 from hub.core import Hub
 from hub.errors import ContentError, HubError
 from hub.i18n import LANGUAGES
@@ -331,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     wapprove.add_argument("id", type=int)
     wapprove.set_defaults(func=warnings_approve)
 
+    add_audio_parser(sub)
     sub.add_parser("demo", help="load a demo district").set_defaults(func=demo)
     return parser
 
@@ -361,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings)
         if hasattr(args, "serve"):
             return args.serve(settings, args)
+        if hasattr(args, "plain"):  # needs the settings only, not the database
+            return args.plain(settings, args)
         return asyncio.run(_run_command(settings, args.func, args))
     except ConfigError as error:
         print(f"gridcast: configuration error: {error}", file=sys.stderr)
@@ -368,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContentError as error:
         print(f"gridcast: content error: {error}", file=sys.stderr)
         return 2
-    except CliError as error:
+    except (CliError, AudioCliError) as error:
         print(f"gridcast: {error}", file=sys.stderr)
         return 2
     except HubError as error:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("hub.models", "hub.questions", "broadcasts.outbox", "hub.hazard_models",
-                 "broadcasts.warning_models")
+MODEL_MODULES = (
+    "hub.models", "hub.questions", "broadcasts.outbox", "hub.hazard_models",
+    "broadcasts.warning_models", "audio.recording_models",
+)
 
 
 def load_all_models() -> None:

@@ -123,3 +123,22 @@ def test_refused_upload_stores_nothing(tmp_path: Path) -> None:
     with pytest.raises(RecordingRejected):
         store_recording(silent, folder, "s.wav")
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_refusals_carry_the_figures_a_transport_translates(tmp_path: Path) -> None:
+    clipped = make_audio(tmp_path / "c.wav", VOICE_LIKE, 2.0, "-af", "volume=12")
+    refused = _refused(clipped, "c.wav")
+    assert 1.0 < refused.params["percent"] <= 100.0
+    blip = make_audio(tmp_path / "b.wav", VOICE_LIKE, 0.2)
+    assert _refused(blip, "b.wav").params == {"seconds": 0.2}
+    long = make_audio(tmp_path / "long.wav", "sine=f=300:r=8000", 301.0, "-c:a", "pcm_u8")
+    assert _refused(long, "long.wav").params == {"minutes": 5}
+
+
+def test_keep_reports_what_it_stored_even_when_already_stored(tmp_path: Path) -> None:
+    data = make_audio(tmp_path / "v.ogg", VOICE_LIKE, 2.0, "-c:a", "libopus")
+    folder = tmp_path / "store"
+    first, info = recordings.keep_recording(data, folder, "voice.ogg")
+    again, info_again = recordings.keep_recording(data, folder, "voice.ogg")
+    assert first == again == store_recording(data, folder)
+    assert info == info_again and info.duration_s == pytest.approx(2.0, abs=0.05)

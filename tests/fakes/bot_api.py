@@ -384,12 +384,24 @@ class FakeBotAPI:
         return self._queue({"message": message})
 
     def send_document(self, chat: dict[str, Any], user: dict[str, Any], data: bytes,
-                      file_name: str, mime_type: str, caption: str | None = None) -> dict[str, Any]:
+                      file_name: str, mime_type: str, caption: str | None = None,
+                      reply_to: int | None = None) -> dict[str, Any]:
         file_id, _ = self._new_file(data, "documents", file_name.rsplit(".", 1)[-1])
         document = {"file_id": file_id, "file_unique_id": file_id[-12:], "file_name": file_name,
                     "mime_type": mime_type, "file_size": len(data)}
         message = self._store_message(chat, user, document=document, caption=caption,
-                                      caption_entities=_command_entities(caption) or None)
+                                      caption_entities=_command_entities(caption) or None,
+                                      reply_to_message=self._reply_to(chat, reply_to))
+        return self._queue({"message": message})
+
+    def send_audio(self, chat: dict[str, Any], user: dict[str, Any], data: bytes, duration: int,
+                   file_name: str, mime_type: str, reply_to: int | None = None) -> dict[str, Any]:
+        """A music/audio file (Message.audio), as phones send recordings made outside Telegram."""
+        file_id, _ = self._new_file(data, "music", file_name.rsplit(".", 1)[-1])
+        audio = {"file_id": file_id, "file_unique_id": file_id[-12:], "duration": duration,
+                 "file_name": file_name, "mime_type": mime_type, "file_size": len(data)}
+        message = self._store_message(chat, user, audio=audio,
+                                      reply_to_message=self._reply_to(chat, reply_to))
         return self._queue({"message": message})
 
     def send_voice(self, chat: dict[str, Any], user: dict[str, Any], data: bytes, duration: int,
@@ -526,9 +538,11 @@ class FakeBotAPI:
         reply = p.get("reply_parameters") or {}
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         reply_to = reply_to or p.get("reply_to_message_id")
+        # Only inline keyboards belong to a message; ForceReply and reply keyboards act on
+        # the client and never appear in Message.reply_markup.
         markup = p.get("reply_markup")
-        # Only inline keyboards belong to a message; ForceReply and reply keyboards do not show.
-        markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
+        if not (isinstance(markup, dict) and "inline_keyboard" in markup):
+            markup = None
         return self._store_message(
             chat, self.bot_user, reply_markup=markup,
             reply_to_message=self._reply_to(chat, int(reply_to)) if reply_to else None, **content,

@@ -1,7 +1,7 @@
 """warnings and cap feeds
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29 20:21:18.150574
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.db
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,172 @@
+"""/record: grid workers record dialect announcements as voice messages.
+
+/record lists the open requests of the worker's grids as buttons (or `/record <number>`
+picks one); the bot then sends a prompt with the text to read, and a voice message, audio
+file or document sent IN REPLY to that prompt becomes a take of the request's script.
+
+The prompt names its request (`#R<id>`) in its own text, so the reply carries everything
+needed to file the take: nothing is kept between the two messages, and it works across
+restarts and with several bot processes. Whether the take plays at once is decided by the
+library (a worker answering a request of their own grid: at once; see audio.library).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from audio import library
+from audio.recording_models import RecordingSource
+from audio.scripts import Dialect
+from bot.commands import Command, declare
+from bot.context import Context, Sender, hub_of, hub_of_app, identify
+from hub.core import Hub
+from hub.i18n import to_traditional
+from hub.models import Role
+
+# The Bot API serves files of at most 20 MB to bots through getFile.
+MAX_DOWNLOAD_MB = 20
+_PROMPT_RE = re.compile(r"#R(\d+)\b")
+_BUTTONS = 12
+
+
+def dialect_name(dialect: Dialect, lang: str) -> str:
+    if lang == "en":
+        return dialect.name.en
+    name = dialect.name.zh_hans
+    return to_traditional(name) if lang == "zh-Hant" else name
+
+
+def prompted_request(reply: Message | None, bot_id: int) -> int | None:
+    """The request a message replies to, when it replies to one of our prompts."""
+    if reply is None or reply.from_user is None or reply.from_user.id != bot_id:
+        return None
+    found = _PROMPT_RE.search(reply.text or "")
+    return int(found.group(1)) if found else None
+
+
+async def _send_prompt(
+    hub: Hub, context: Context, session: AsyncSession, sender: Sender, chat_id: int, request_id: int
+) -> None:
+    """One service call (the prompt for a request in the sender's scope) and its message."""
+    known = await library.catalogue(hub)
+    shown = await library.prompt(session, known, actor=sender.person, request_id=request_id)
+    lang = sender.lang
+    text = hub.t(
+        lang, "record.prompt", id=shown.request.id, title=shown.script.title,
+        dialect=dialect_name(shown.dialect, lang), mandarin=shown.script.mandarin,
+        reading=shown.reading,
+    )
+    await context.bot.send_message(chat_id, text, reply_markup=ForceReply(selective=True))
+
+
+async def record_command(update: Update, context: Context) -> None:
+    """/record lists the open requests; /record <number> prompts for one at once."""
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and chat
+    args = context.args or []
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        if chat.type != ChatType.PRIVATE:
+            await message.reply_text(hub.t(sender.lang, "bot.private_only"))
+            return
+        if args:
+            number = args[0].upper().lstrip("#R")
+            if len(args) > 1 or not number.isdigit():
+                await message.reply_text(hub.t(sender.lang, "record.usage"))
+                return
+            await _send_prompt(hub, context, session, sender, chat.id, int(number))
+            return
+        found = await library.open_requests(session, sender.person)
+    if not found:
+        await message.reply_text(hub.t(sender.lang, "record.none"))
+        return
+    known = await library.catalogue(hub)
+    rows = []
+    for item in found[:_BUTTONS]:
+        script = known.scripts.get(item.request.script_id)
+        dialect = known.dialects.get(item.request.dialect)
+        label = hub.t(
+            sender.lang, "record.button", id=item.request.id,
+            title=script.title if script else item.request.script_id,
+            dialect=dialect_name(dialect, sender.lang) if dialect else item.request.dialect,
+            grid=item.grid.name,
+        )
+        rows.append([InlineKeyboardButton(label[:64], callback_data=f"rec:{item.request.id}")])
+    await message.reply_text(
+        hub.t(sender.lang, "record.list", count=len(found)), reply_markup=InlineKeyboardMarkup(rows)
+    )
+
+
+async def request_pressed(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    request_id = int(query.data.removeprefix("rec:"))
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        chat_id = query.message.chat.id if query.message else sender.person.telegram_id
+        assert chat_id is not None
+        await _send_prompt(hub, context, session, sender, chat_id, request_id)
+    await query.answer()
+
+
+async def take_received(update: Update, context: Context) -> None:
+    """A voice message, audio file or document in a private chat: a take, if it answers a prompt."""
+    hub = hub_of(context)
+    message = update.effective_message
+    assert message
+    media = message.voice or message.audio or message.document
+    assert media is not None
+    request_id = prompted_request(message.reply_to_message, context.bot.id)
+    if request_id is None:
+        if message.document is None:  # documents without a prompt belong to other features
+            async with hub.db.session() as session:
+                sender = await identify(session, hub, update)
+            await message.reply_text(hub.t(sender.lang, "record.not_a_reply"))
+        return
+    if media.file_size and media.file_size > MAX_DOWNLOAD_MB << 20:
+        async with hub.db.session() as session:
+            sender = await identify(session, hub, update)
+        await message.reply_text(hub.t(sender.lang, "record.too_big", limit=MAX_DOWNLOAD_MB))
+        return
+    telegram_file = await media.get_file()
+    data = bytes(await telegram_file.download_as_bytearray())
+    hint = getattr(media, "file_name", None) or media.mime_type or telegram_file.file_path
+    known = await library.catalogue(hub)
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        added = await library.add_recording(
+            session, known, hub.settings.data_dir, actor=sender.person, data=data, hint=hint,
+            source=RecordingSource.TELEGRAM, now=hub.now(), request_id=request_id,
+        )
+        take = added.recording
+        text = hub.t(
+            sender.lang, "record.saved", title=added.script.title,
+            dialect=dialect_name(added.dialect, sender.lang), version=take.version,
+            duration=f"{take.duration_s:.1f}", lufs=f"{take.loudness_lufs:.1f}",
+            approved=take.approved,
+        )
+    await message.reply_text(text)
+
+
+async def load(app: Application) -> None:
+    """Read the scripts and dialects before the first /record."""
+    await library.catalogue(hub_of_app(app))
+
+
+def register(app: Application) -> None:
+    declare(Command("record", Role.WORKER))
+    app.add_handler(CommandHandler("record", record_command))
+    app.add_handler(CallbackQueryHandler(request_pressed, pattern=r"^rec:\d+$"))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.VOICE | filters.AUDIO | filters.Document.ALL),
+            take_received,
+        )
+    )
