@@ -16,7 +16,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub import heartbeats
+from broadcasts import hazard_delivery
+from hub import hazards, heartbeats
 from hub.core import Hub
 from hub.leader import Leadership
 
@@ -31,6 +32,20 @@ async def heartbeat(hub: Hub) -> None:
         await heartbeats.beat(session, "scheduler", hub.now(), detail="leader")
 
 
+async def hazard_overdue(hub: Hub) -> None:
+    """Remind assignees of overdue hazards, then escalate; each alert goes out once."""
+    async with hub.db.session() as session:
+        notices = await hazards.overdue_sweep(session, hub.now())
+        await hazard_delivery.deliver(session, hub, notices)
+
+
+async def hazard_followup(hub: Hub) -> None:
+    """Ask reporters "is it fixed?" three days after their hazard was closed."""
+    async with hub.db.session() as session:
+        notices = await hazards.followup_sweep(session, hub.now())
+        await hazard_delivery.deliver(session, hub, notices)
+
+
 @dataclass(frozen=True)
 class Job:
     func: Callable[..., Any]
@@ -40,7 +55,11 @@ class Job:
 
 def jobs(hub: Hub) -> list[Job]:
     """The hub's timetable. Features add their jobs here."""
-    return [Job(heartbeat, "interval", {"seconds": 30})]
+    return [
+        Job(heartbeat, "interval", {"seconds": 30}),
+        Job(hazard_overdue, "interval", {"minutes": 1}),
+        Job(hazard_followup, "interval", {"minutes": 5}),
+    ]
 
 
 def build_scheduler(hub: Hub) -> AsyncIOScheduler:

@@ -12,7 +12,7 @@ from types import ModuleType
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 
-from bot import admin, ask, errors, start
+from bot import admin, ask, errors, hazard_cards, ledger, report, start
 from bot.commands import publish_menu
 from bot.context import Context, hub_of, hub_of_app, identify
 from hub.core import Hub
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Order matters: ask takes any private text, so it comes after features that read text;
 # errors holds the catch-all for unknown commands and comes last.
-FEATURES: tuple[ModuleType, ...] = (start, admin, ask, errors)
+FEATURES: tuple[ModuleType, ...] = (start, admin, report, hazard_cards, ledger, ask, errors)
 
 
 def file_url(api_url: str) -> str:
