@@ -16,7 +16,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub import heartbeats
+from broadcasts import hazard_delivery
+from hub import hazards, heartbeats
 from hub.core import Hub
 from hub.leader import Leadership
 
@@ -29,6 +30,20 @@ async def heartbeat(hub: Hub) -> None:
     """Tell /healthz that the active scheduler is alive."""
     async with hub.db.session() as session:
         await heartbeats.beat(session, "scheduler", hub.now(), detail="leader")
+
+
+async def hazard_overdue(hub: Hub) -> None:
+    """Remind assignees of overdue hazards, then escalate; each alert goes out once."""
+    async with hub.db.session() as session:
+        notices = await hazards.overdue_sweep(session, hub.now())
+        await hazard_delivery.deliver(session, hub, notices)
+
+
+async def hazard_followup(hub: Hub) -> None:
+    """Ask reporters "is it fixed?" three days after their hazard was closed."""
+    async with hub.db.session() as session:
+        notices = await hazards.followup_sweep(session, hub.now())
+        await hazard_delivery.deliver(session, hub, notices)
 
 
 async def poll_cap_feeds(hub: Hub) -> None:
@@ -47,7 +62,11 @@ class Job:
 
 def jobs(hub: Hub) -> list[Job]:
     """The hub's timetable. Features add their jobs here."""
-    timetable = [Job(heartbeat, "interval", {"seconds": 30})]
+    timetable = [
+        Job(heartbeat, "interval", {"seconds": 30}),
+        Job(hazard_overdue, "interval", {"minutes": 1}),
+        Job(hazard_followup, "interval", {"minutes": 5}),
+    ]
     if hub.settings.cap_feed_urls:
         timetable.append(Job(poll_cap_feeds, "interval", {"seconds": 60}))
     return timetable

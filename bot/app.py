@@ -12,7 +12,7 @@ from types import ModuleType
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 
-from bot import admin, ask, errors, record, start, warn
+from bot import admin, ask, errors, hazard_cards, ledger, record, report, start, warn
 from bot.commands import publish_menu
 from bot.context import Context, hub_of, hub_of_app, identify
 from hub.core import Hub
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 # Order matters: ask takes any private text, so it comes after features that read text;
 # errors holds the catch-all for unknown commands and comes last.
-FEATURES: tuple[ModuleType, ...] = (start, admin, warn, record, ask, errors)
+FEATURES: tuple[ModuleType, ...] = (
+    start, admin, report, hazard_cards, ledger, warn, record, ask, errors,
+)
 
 
 def file_url(api_url: str) -> str:
@@ -46,16 +48,16 @@ async def _register(update: Update, context: Context) -> None:
     known.add(user.id)
 
 
-def build_application(hub: Hub, *, webhook: bool = False) -> Application:
+def build_application(hub: Hub, *, webhook: bool = False, rate_limited: bool = True) -> Application:
+    """The bot. `rate_limited=False` only for benchmarks against a fake Bot API, where
+    Telegram's limits (30 messages/s, 20 a minute per group) would be all one measured.
+    """
     token = hub.settings.token
     if token is None:
         raise RuntimeError("the bot needs GRIDCAST_TELEGRAM_TOKEN")
-    builder = (
-        Application.builder()
-        .token(token)
-        .defaults(Defaults(tzinfo=hub.tz))
-        .rate_limiter(AIORateLimiter(max_retries=3))
-    )
+    builder = Application.builder().token(token).defaults(Defaults(tzinfo=hub.tz))
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if hub.settings.telegram_api_url:
         builder = builder.base_url(hub.settings.telegram_api_url).base_file_url(
             file_url(hub.settings.telegram_api_url)

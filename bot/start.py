@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -12,10 +14,20 @@ from hub.errors import InvalidInput
 from hub.i18n import LANGUAGE_NAMES, LANGUAGES
 from hub.models import Grid
 
+# Deep links (t.me/<bot>?start=<payload>) that carry on a feature in private: a feature
+# registers its payload prefix here and gets the rest of the payload.
+DEEP_LINKS: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {}
+
 
 async def start(update: Update, context: Context) -> None:
     hub = hub_of(context)
     assert update.effective_message and update.effective_user and update.effective_chat
+    payload = context.args[0] if context.args else ""
+    if update.effective_chat.type == update.effective_chat.PRIVATE:
+        for prefix, handler in DEEP_LINKS.items():
+            if payload.startswith(prefix):
+                await handler(update, context, payload.removeprefix(prefix))
+                return
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
         grid = await session.get(Grid, sender.chat.grid_id) if sender.chat else None

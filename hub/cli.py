@@ -16,11 +16,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from hub import grids, migrate, people
+from hub import grids, ledger, migrate, people
+from hub.categories import get_or_other
 from hub.cli_audio import AudioCliError
 from hub.cli_audio import add_parser as add_audio_parser
 from hub.core import Hub
 from hub.errors import ContentError, HubError
+from hub.hazard_models import HazardState
 from hub.i18n import LANGUAGES
 from hub.logs import setup_logging
 from hub.models import GridLevel, Role
@@ -236,6 +238,51 @@ async def warnings_approve(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hazards -----------------------------------------------------------------------------
+
+
+async def _ledger(hub: Hub, args: argparse.Namespace) -> list[ledger.LedgerRow]:
+    states = [HazardState(args.state)] if args.state else None
+    async with hub.db.session() as session:
+        return await ledger.ledger_rows(session, None, args.grid, states, now=hub.now())
+
+
+async def hazards_list(hub: Hub, args: argparse.Namespace) -> int:
+    rows = await _ledger(hub, args)
+    lang = hub.settings.default_language
+    local = "%Y-%m-%d %H:%M"
+    table = [
+        [
+            str(r.id), r.grid_code, get_or_other(r.category).label(lang),
+            hub.t(lang, f"hazard.state.{r.state.value}"), hub.local(r.reported_at).strftime(local),
+            hub.local(r.deadline_at).strftime(local), r.assignee or "-", str(r.days_overdue),
+        ]
+        for r in rows
+    ]
+    _print_table(table, ["id", "grid", "category", "state", "reported", "deadline", "assignee", "overdue_days"])
+    return 0
+
+
+async def hazards_export(hub: Hub, args: argparse.Namespace) -> int:
+    """The rectification ledger as CSV or XLSX: to --out, or to standard output."""
+    if args.out is None and args.format == "xlsx" and sys.stdout.isatty():
+        raise CliError("an xlsx file is binary: give --out FILE or redirect standard output")
+    rows = await _ledger(hub, args)
+    write = ledger.export_xlsx if args.format == "xlsx" else ledger.export_csv
+    data = await asyncio.to_thread(write, rows, CLI_LANGUAGES[args.lang], hub.tz, hub.texts)
+    if args.out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    out = Path(args.out)
+    try:
+        await asyncio.to_thread(out.write_bytes, data)
+    except OSError as error:
+        raise CliError(f"cannot write {out}: {error.strerror}") from None
+    print(f"wrote {len(rows)} hazards to {out}", file=sys.stderr)
+    return 0
+
+
 # --- database, demo, serving ---------------------------------------------------------------
 
 
@@ -334,6 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
     wapprove.set_defaults(func=warnings_approve)
 
     add_audio_parser(sub)
+    hz = sub.add_parser("hazards", help="the hazard ledger").add_subparsers(dest="hazards_command", required=True)
+    for name, func, help_text in (
+        ("list", hazards_list, "list hazards"),
+        ("export", hazards_export, "export the rectification ledger (csv to stdout by default)"),
+    ):
+        cmd = hz.add_parser(name, help=help_text)
+        cmd.add_argument("--grid", help="only this grid and below")
+        cmd.add_argument("--state", choices=[st.value for st in HazardState])
+        cmd.set_defaults(func=func)
+        if name == "export":
+            cmd.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+            cmd.add_argument("--out", help="file to write (default: standard output)")
+            cmd.add_argument("--lang", choices=sorted(CLI_LANGUAGES), default="zh",
+                             help="column headers and names (Chinese by default)")
+
     sub.add_parser("demo", help="load a demo district").set_defaults(func=demo)
     return parser
 

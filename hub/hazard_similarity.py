@@ -10,6 +10,7 @@ import math
 import re
 import unicodedata
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from sqlalchemy import and_, or_, select
@@ -26,13 +27,15 @@ _FILLERS = frozenset("的了里着过在有很好多个啊呀吧呢吗嘛哦")
 _NUMBER_RE = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=4096)  # a grid's open reports are compared with every new one
 def _normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in folded if ch.isalnum() and ch not in _FILLERS)
 
 
-def _numbers(text: str) -> set[str]:
-    return set(_NUMBER_RE.findall(unicodedata.normalize("NFKC", text)))
+@lru_cache(maxsize=4096)
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(_NUMBER_RE.findall(unicodedata.normalize("NFKC", text)))
 
 
 def similar_text(a: str, b: str) -> bool:
@@ -80,8 +83,10 @@ async def find_similar(
     Same category within 50 m when both are located, or very similar text within 7 days.
     Only open reports are offered: agreeing "it is the same" then follows a live ticket.
     """
+    # Only the columns the comparison needs: loading every open hazard of a busy grid as an
+    # ORM object on each report was most of the cost of filing one.
     query = (
-        select(Hazard)
+        select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
         .where(
             Hazard.grid_id == grid_id,
             Hazard.state.in_(sorted(OPEN_STATES)),
@@ -93,21 +98,27 @@ async def find_similar(
         .order_by(Hazard.reported_at.desc())
         .limit(MAX_CANDIDATES)
     )
-    near: list[tuple[float, Hazard]] = []
-    alike: list[Hazard] = []
-    for hazard in await session.scalars(query):
+    near: list[tuple[float, int]] = []
+    alike: list[int] = []
+    for hazard_id, h_category, h_text, h_lat, h_lon, reported_at in (
+        await session.execute(query)
+    ).tuples():
         if (
             lat is not None
             and lon is not None
-            and hazard.lat is not None
-            and hazard.lon is not None
-            and hazard.category == category
+            and h_lat is not None
+            and h_lon is not None
+            and h_category == category
         ):
-            metres = distance_m(lat, lon, hazard.lat, hazard.lon)
+            metres = distance_m(lat, lon, h_lat, h_lon)
             if metres <= RADIUS_M:
-                near.append((metres, hazard))
+                near.append((metres, hazard_id))
                 continue
-        if hazard.reported_at >= now - WINDOW and text and similar_text(text, hazard.text):
-            alike.append(hazard)
+        if reported_at >= now - WINDOW and text and similar_text(text, h_text):
+            alike.append(hazard_id)
     near.sort(key=lambda pair: pair[0])
-    return ([h for _, h in near] + alike)[:limit]
+    ids = ([i for _, i in near] + alike)[:limit]
+    if not ids:
+        return []
+    found = {h.id: h for h in await session.scalars(select(Hazard).where(Hazard.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

@@ -59,11 +59,14 @@ __all__ = [
     "NoticeKind",
     "Outcome",
     "RateLimited",
+    "Similar",
     "TimelineItem",
     "act",
     "actions_for",
     "answer_followup",
+    "attach_location",
     "can_act",
+    "check_act",
     "check_draft",
     "clean_text",
     "deadline_for",
@@ -80,6 +83,7 @@ __all__ = [
     "render_notice",
     "report",
     "similar_text",
+    "submit",
     "timeline_params",
 ]
 
@@ -88,6 +92,7 @@ MAX_ADDRESS = 200
 MAX_REASON = 200
 URGENT_DEADLINE = timedelta(hours=4)
 RATE_WINDOW = timedelta(hours=1)
+LOCATE_WINDOW = timedelta(minutes=10)  # "a location sent right after" a report belongs to it
 
 
 class RateLimited(HubError):
@@ -119,6 +124,19 @@ class Filed:
     hazard: Hazard
     receipt: Notice  # to the reporter at once; the bot may reply in place instead
     notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Similar:
+    """Nothing filed yet: the draft may repeat open reports, so the reporter is asked first.
+
+    `draft` is the checked draft; file it again with `same_as` set, or with the offer off.
+    `params` holds each candidate's facts for the "hazard.similar" question.
+    """
+
+    draft: Draft
+    candidates: list[Hazard]
+    params: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -229,6 +247,15 @@ def _state(hazard: Hazard) -> dict[str, Any]:
     }
 
 
+async def _grid_for(session: AsyncSession, reporter: Person, grid_id: int | None) -> Grid:
+    """The chat's grid in a group, the reporter's own in private."""
+    grid_id = grid_id or reporter.grid_id
+    grid = await session.get(Grid, grid_id) if grid_id else None
+    if grid is None:
+        raise InvalidInput("hazard.no_grid")
+    return grid
+
+
 async def report(
     session: AsyncSession,
     reporter: Person,
@@ -243,11 +270,43 @@ async def report(
     Everything is checked before the first write, so a refusal leaves nothing behind.
     """
     draft = check_draft(draft)
-    grid_id = grid_id or reporter.grid_id
-    grid = await session.get(Grid, grid_id) if grid_id else None
-    if grid is None:
-        raise InvalidInput("hazard.no_grid")
+    grid = await _grid_for(session, reporter, grid_id)
     await _check_rate(session, reporter, now, limit_per_hour)
+    return await _file(session, reporter, draft, grid, now)
+
+
+async def submit(
+    session: AsyncSession,
+    reporter: Person,
+    draft: Draft,
+    *,
+    grid_id: int | None,
+    now: datetime,
+    limit_per_hour: int = 10,
+    offer_similar: bool = True,
+) -> Filed | Similar:
+    """A report as a chat sends it: filed at once, unless it may repeat an open report.
+
+    Then nothing is written and the candidates come back, for the reporter to answer "is this
+    the same as #N?"; their answer comes back as `same_as`, or with `offer_similar` off.
+    """
+    draft = check_draft(draft)
+    grid = await _grid_for(session, reporter, grid_id)
+    await _check_rate(session, reporter, now, limit_per_hour)
+    if offer_similar and draft.same_as is None:
+        found = await find_similar(
+            session, grid_id=grid.id, category=draft.category, text=draft.text,
+            lat=draft.lat, lon=draft.lon, now=now,
+        )
+        if found:
+            return Similar(draft, found, [hazard_params(h, grid, now) for h in found])
+    return await _file(session, reporter, draft, grid, now)
+
+
+async def _file(
+    session: AsyncSession, reporter: Person, draft: Draft, grid: Grid, now: datetime
+) -> Filed:
+    """Write a checked draft: the hazard, its audit row, the receipt and the cards."""
     assert draft.category is not None
     category = categories.get(draft.category)
     original = await _root(session, draft.same_as) if draft.same_as else None
@@ -344,6 +403,30 @@ def parse_action(value: str | Action) -> Action:
         raise InvalidInput("hazard.unknown_action", action=str(value)[:32]) from None
 
 
+async def _allowed(
+    session: AsyncSession, actor: Person, hazard_id: int, action: Action, *, lock: bool
+) -> tuple[Hazard, Grid, HazardState]:
+    hazard = await get(session, hazard_id, lock=lock)
+    grid = await grid_of(session, hazard)
+    await _require_worker(session, actor, hazard, grid)
+    target = TRANSITIONS.get((hazard.state, action))
+    if target is None:
+        raise Conflict(f"hazard.illegal.{hazard.state.value}", id=hazard.id, action=action.value)
+    return hazard, grid, target
+
+
+async def check_act(
+    session: AsyncSession, actor: Person, hazard_id: int, action: str | Action
+) -> Hazard:
+    """Whether `act` would be allowed now, changing nothing.
+
+    `fixed` and `dup` need a second answer (a photo, a ticket number): a chat asks for it only
+    after this says yes, so nobody is asked for a photo they may not give.
+    """
+    hazard, _, _ = await _allowed(session, actor, hazard_id, parse_action(action), lock=False)
+    return hazard
+
+
 def _reopen(hazard: Hazard, actor: Person | None, now: datetime) -> None:
     """Back to accepted with a fresh rectification period (and fresh reminders)."""
     hazard.state = HazardState.ACCEPTED
@@ -374,12 +457,7 @@ async def act(
     `duplicate_of`; `reason` is an optional note for `reject` and `reopen`.
     """
     action = parse_action(action)
-    hazard = await get(session, hazard_id, lock=True)
-    grid = await grid_of(session, hazard)
-    await _require_worker(session, actor, hazard, grid)
-    target = TRANSITIONS.get((hazard.state, action))
-    if target is None:
-        raise Conflict(f"hazard.illegal.{hazard.state.value}", id=hazard.id, action=action.value)
+    hazard, grid, target = await _allowed(session, actor, hazard_id, action, lock=True)
     note = (reason or "").strip() or None
     if note is not None and len(note) > MAX_REASON:
         raise InvalidInput("hazard.reason_too_long", limit=MAX_REASON)
@@ -513,6 +591,39 @@ async def answer_followup(
         notices += [told] if told else []
     notices += await cards(session, hazard, grid, now)
     return Outcome(hazard, notices)
+
+
+async def attach_location(
+    session: AsyncSession, reporter: Person, lat: float, lon: float, *, now: datetime
+) -> Hazard:
+    """A location sent right after a report belongs to the reporter's latest one.
+
+    Only within LOCATE_WINDOW and only to a report not yet located: a location shared later
+    is not silently taken as a correction.
+    """
+    _check_location(lat, lon)
+    hazard = await session.scalar(
+        select(Hazard)
+        .where(Hazard.reporter_id == reporter.id, Hazard.reported_at >= now - LOCATE_WINDOW)
+        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
+        .limit(1)
+    )
+    if hazard is None or hazard.lat is not None:
+        raise InvalidInput("hazard.no_pending_report")
+    hazard.lat, hazard.lon = lat, lon
+    hazard.updated_at = now
+    await session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=reporter,
+        entity=AUDIT_ENTITY,
+        entity_id=hazard.id,
+        action="locate",
+        before={"lat": None, "lon": None},
+        after={"lat": lat, "lon": lon},
+    )
+    return hazard
 
 
 # --- views -------------------------------------------------------------------------------

@@ -114,17 +114,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def check_size(size: int | None, max_bytes: int = MAX_BYTES) -> None:
+    """Refuse an upload by its announced size, so a transport need not even download it."""
+    if size is not None and size > max_bytes:
+        raise InvalidInput(
+            "hazard.photo_too_big",
+            size_mb=round(size / 1024 / 1024, 1),
+            limit_mb=round(max_bytes / 1024 / 1024),
+        )
+
+
 def clean_photo(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, bytes, tuple[int, int]]:
     """Check an upload and return (clean JPEG, thumbnail JPEG, size) without storing anything.
 
     The size limit is checked before a single byte is decoded.
     """
-    if len(data) > max_bytes:
-        raise InvalidInput(
-            "hazard.photo_too_big",
-            size_mb=round(len(data) / 1024 / 1024, 1),
-            limit_mb=round(max_bytes / 1024 / 1024),
-        )
+    check_size(len(data), max_bytes)
     if not data:
         raise InvalidInput("hazard.photo_not_image")
     image = _flatten(_decode(data))

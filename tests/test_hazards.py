@@ -1,4 +1,5 @@
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -499,3 +500,71 @@ def test_similar_text(a, b, same):
 def test_distance():
     assert hazards.distance_m(25.4310, 119.0070, 25.4310, 119.0070) == 0
     assert 30 < hazards.distance_m(25.4310, 119.0070, 25.4313, 119.0070) < 36
+
+
+async def test_submit_asks_before_filing_a_likely_repeat(hub):
+    p = await setup(hub)
+    first = (await file(hub, p["r1"], "3号楼楼道堆满纸箱")).hazard
+
+    async def submit(draft, **kw):
+        async with hub.db.session() as s:
+            return await hazards.submit(s, p["r2"], draft, grid_id=None, now=hub.now(), **kw)
+
+    asked = await submit(Draft(text="3号楼的楼道里堆了好多纸箱"))
+    assert isinstance(asked, hazards.Similar)
+    assert [h.id for h in asked.candidates] == [first.id] and asked.params[0]["id"] == first.id
+    assert asked.draft.category == "corridor-clutter"  # the checked draft, ready to file
+    async with hub.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Hazard)) == 1
+
+    same = await submit(replace(asked.draft, same_as=first.id))
+    assert same.hazard.state is HazardState.DUPLICATE and same.hazard.duplicate_of_id == first.id
+    separate = await submit(asked.draft, offer_similar=False)
+    assert separate.hazard.state is HazardState.REPORTED and separate.notices
+    unrelated = await submit(Draft(text="河边护栏断了"))
+    assert isinstance(unrelated, hazards.Filed)
+
+
+async def test_check_act_refuses_like_act_and_changes_nothing(hub):
+    p = await setup(hub)
+    hazard = (await file(hub, p["r1"])).hazard
+    async with hub.db.session() as s:
+        with pytest.raises(PermissionDenied):
+            await hazards.check_act(s, p["r2"], hazard.id, "fixed")
+        with pytest.raises(PermissionDenied):
+            await hazards.check_act(s, p["other"], hazard.id, "dup")
+        with pytest.raises(Conflict):
+            await hazards.check_act(s, p["w1"], hazard.id, "fixed")  # not accepted yet
+        with pytest.raises(NotFound):
+            await hazards.check_act(s, p["w1"], 999, "dup")
+        assert (await hazards.check_act(s, p["w1"], hazard.id, "dup")).id == hazard.id
+    assert (await load(hub, hazard.id)).state is HazardState.REPORTED
+    assert await actions(hub, hazard.id) == ["report"]
+
+
+async def test_a_location_attaches_to_the_report_just_sent(hub):
+    p = await setup(hub)
+
+    async def locate(person, lat=25.43, lon=119.01):
+        async with hub.db.session() as s:
+            return await hazards.attach_location(s, person, lat, lon, now=hub.now())
+
+    with pytest.raises(InvalidInput) as raised:
+        await locate(p["r1"])
+    assert raised.value.key == "hazard.no_pending_report"
+    hazard = (await file(hub, p["r1"])).hazard
+    with pytest.raises(InvalidInput) as raised:
+        await locate(p["r1"], lat=123.0)
+    assert raised.value.key == "hazard.bad_location"
+    with pytest.raises(InvalidInput):
+        await locate(p["r2"])  # someone else's report is not theirs to place
+    located = await locate(p["r1"])
+    assert (located.id, located.lat, located.lon) == (hazard.id, 25.43, 119.01)
+    assert await actions(hub, hazard.id) == ["report", "locate"]
+    with pytest.raises(InvalidInput):
+        await locate(p["r1"], 25.44, 119.02)  # once located, a later location is not a correction
+    later = (await file(hub, p["r1"], "河边护栏断了")).hazard
+    hub.clock.advance(hazards.LOCATE_WINDOW + timedelta(seconds=1))
+    with pytest.raises(InvalidInput):
+        await locate(p["r1"])
+    assert (await load(hub, later.id)).lat is None

@@ -118,3 +118,12 @@ def test_paths_only_take_hashes(tmp_path):
     with pytest.raises(InvalidInput):
         photos.photo_path(tmp_path, "../../etc/passwd")
     assert photos.thumb_path(tmp_path, "a" * 64) == tmp_path / "thumbs" / f"{'a' * 64}.jpg"
+
+
+def test_an_announced_size_is_checked_before_downloading():
+    photos.check_size(None)  # unknown: the download is checked instead
+    photos.check_size(photos.MAX_BYTES)
+    with pytest.raises(InvalidInput) as raised:
+        photos.check_size(25 * 1024 * 1024)
+    assert raised.value.key == "hazard.photo_too_big"
+    assert raised.value.params == {"size_mb": 25.0, "limit_mb": 10}

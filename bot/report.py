@@ -1,0 +1,384 @@
+"""/report: a hazard in one message or step by step, a location sent after it, and the
+"is this the same as #N?" question.
+
+One message — `/report <text>`, or a photo with `/report …` as its caption — is filed at
+once and the reporter gets the ticket number in reply. A bare `/report` starts the guided
+flow: category, the category's "is anyone in danger right now?", description, photo, place,
+whether to be named, confirm. In a group the flow moves to a private chat through a deep
+link, because answering there would show the neighbours who reported. Every filing is one
+call to `hazards.submit`, which asks first when an open report may be the same problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import pending, start
+from bot.commands import Command, declare
+from bot.context import Context, Sender, hub_of, identify
+from bot.uploads import store_sent_photo
+from broadcasts import hazard_delivery
+from hub import categories, hazards
+from hub.core import Hub
+from hub.errors import HubError, NotFound
+from hub.hazards import Draft
+from hub.models import Grid
+
+DEEP_LINK = "report_"  # t.me/<bot>?start=report_<grid id>
+CAPTION_RE = re.compile(r"^/report(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
+Reply = tuple[str, InlineKeyboardMarkup | None]
+
+
+class Step(enum.StrEnum):
+    CATEGORY = "cat"
+    DANGER = "danger"
+    TEXT = "text"
+    PHOTO = "photo"
+    PLACE = "place"
+    NAMED = "named"
+    CONFIRM = "confirm"
+
+
+@dataclass
+class Flow:
+    """A guided report in progress; nothing is written until it is confirmed."""
+
+    grid_id: int | None
+    lang: str
+    step: Step = Step.CATEGORY
+    category: str | None = None
+    urgent: bool = False
+    text: str = ""
+    photo: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    named: bool = False
+
+    def draft(self) -> Draft:
+        return Draft(
+            text=self.text, category=self.category, photo=self.photo, lat=self.lat, lon=self.lon,
+            address=self.address, named=self.named, urgent=self.urgent,
+        )
+
+
+@dataclass(frozen=True)
+class SameQuestion:
+    draft: Draft
+    grid_id: int | None
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+# --- filing --------------------------------------------------------------------------------
+
+
+def _similar_question(hub: Hub, lang: str, similar: hazards.Similar, owner: int) -> Reply:
+    """Ask about the likeliest candidate; the owner's id in the buttons keeps others out."""
+    best, params = similar.candidates[0], similar.params[0]
+    text = hazards.render(hub.texts, lang, "hazard.similar", params, hub.tz)
+    markup = InlineKeyboardMarkup([
+        [_button(hub.t(lang, "hazard.similar_yes"), f"rs:{owner}:{best.id}")],
+        [_button(hub.t(lang, "hazard.similar_no"), f"rs:{owner}:new")],
+    ])
+    return text, markup
+
+
+async def _file(
+    session: AsyncSession, context: Context, sender: Sender, draft: Draft, grid_id: int | None,
+    *, offer_similar: bool = True,
+) -> Reply:
+    """One call to the service in the caller's unit of work; returns the reply to send after it."""
+    hub = hub_of(context)
+    result = await hazards.submit(
+        session, sender.person, draft, grid_id=grid_id, now=hub.now(),
+        limit_per_hour=hub.settings.report_limit_per_hour, offer_similar=offer_similar,
+    )
+    user_data = _user_data(context)
+    if isinstance(result, hazards.Similar):
+        user_data[pending.SAME_QUESTION] = SameQuestion(result.draft, grid_id)
+        assert sender.person.telegram_id is not None
+        return _similar_question(hub, sender.lang, result, sender.person.telegram_id)
+    user_data.pop(pending.SAME_QUESTION, None)
+    await hazard_delivery.deliver(session, hub, result.notices)
+    return hazards.render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
+
+
+def _user_data(context: Context) -> dict[object, object]:
+    assert context.user_data is not None  # every update handled here has a sender
+    return context.user_data
+
+
+async def _report_here(update: Update, context: Context, draft: Draft) -> Reply:
+    """A one-message report: in a bound group it belongs to that grid, else to the sender's."""
+    hub = hub_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    if chat.type != ChatType.PRIVATE:
+        draft = replace(draft, source_chat_id=chat.id)
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        grid_id = sender.chat.grid_id if sender.chat else None
+        return await _file(session, context, sender, draft, grid_id)
+
+
+async def report_command(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and chat and message.text is not None
+    parts = message.text.split(None, 1)
+    text = parts[1] if len(parts) > 1 else ""
+    if text.strip():
+        reply, markup = await _report_here(update, context, Draft(text=text))
+        await message.reply_text(reply, reply_markup=markup)
+        return
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+    grid_id = sender.chat.grid_id if sender.chat else None
+    if chat.type == ChatType.PRIVATE:
+        await _begin(context, chat.id, grid_id, sender.lang)
+        return
+    link = f"https://t.me/{context.bot.username}?start={DEEP_LINK}{grid_id or ''}"
+    await message.reply_text(
+        hub.t(sender.lang, "hazard.continue_private"),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(hub.t(sender.lang, "hazard.continue_button"), url=link)]]
+        ),
+    )
+
+
+async def photo_report(update: Update, context: Context) -> None:
+    """A photo (or an image sent as a file) with `/report …` as its caption."""
+    hub = hub_of(context)
+    message = update.effective_message
+    assert message is not None
+    match = CAPTION_RE.match(message.caption or "")
+    if match is None:
+        return
+    addressee = match.group(1)
+    if addressee and addressee.lower() != (context.bot.username or "").lower():
+        return  # a command for another bot
+    photo = await store_sent_photo(hub, message)
+    reply, markup = await _report_here(update, context, Draft(text=match.group(2) or "", photo=photo))
+    await message.reply_text(reply, reply_markup=markup)
+
+
+async def same_answered(update: Update, context: Context) -> None:
+    """rs:<owner>:<ticket>|new — the reporter's answer to "is this the same as #N?"."""
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    _, owner, answer = query.data.split(":")
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        if query.from_user.id != int(owner):
+            await query.answer(hub.t(sender.lang, "hazard.not_yours"), show_alert=True)
+            return
+        question = _user_data(context).pop(pending.SAME_QUESTION, None)
+        if not isinstance(question, SameQuestion):
+            await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
+            return
+        draft = question.draft
+        if answer != "new":
+            draft = replace(draft, same_as=int(answer))
+        reply, _ = await _file(session, context, sender, draft, question.grid_id, offer_similar=False)
+    await query.answer()
+    await query.edit_message_text(reply)
+
+
+async def location_sent(update: Update, context: Context) -> None:
+    """A location: the next step of a guided report, or the place of the report just sent."""
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and message.location and chat
+    flow = _user_data(context).get(pending.REPORT_FLOW)
+    if isinstance(flow, Flow) and chat.type == ChatType.PRIVATE and flow.step is Step.PLACE:
+        flow.lat, flow.lon = message.location.latitude, message.location.longitude
+        await _advance(context, chat.id, flow, Step.NAMED)
+        return
+    try:
+        async with hub.db.session() as session:
+            sender = await identify(session, hub, update)
+            hazard = await hazards.attach_location(
+                session, sender.person, message.location.latitude, message.location.longitude,
+                now=hub.now(),
+            )
+    except HubError:
+        if chat.type == ChatType.PRIVATE:
+            raise
+        return  # a location shared in a group is not necessarily meant for us
+    await message.reply_text(hub.t(sender.lang, "hazard.located", id=hazard.id))
+
+
+# --- the guided flow -----------------------------------------------------------------------
+
+
+def _prompt(hub: Hub, flow: Flow) -> Reply:
+    lang = flow.lang
+    cancel = [_button(hub.t(lang, "hazard.confirm_no"), "rf:cancel")]
+    skip = [_button(hub.t(lang, "hazard.skip"), "rf:skip")]
+    if flow.step is Step.CATEGORY:
+        rows = [[_button(c.label(lang), f"rf:cat:{c.id}")] for c in categories.catalogue().categories]
+        return hub.t(lang, "hazard.choose_category"), InlineKeyboardMarkup([*rows, cancel])
+    if flow.step is Step.DANGER:
+        assert flow.category is not None
+        yes_no = [_button(hub.t(lang, "hazard.answer_yes"), "rf:danger:yes"),
+                  _button(hub.t(lang, "hazard.answer_no"), "rf:danger:no")]
+        return categories.get(flow.category).question(lang), InlineKeyboardMarkup([yes_no])
+    if flow.step is Step.TEXT:
+        return hub.t(lang, "hazard.ask_text"), InlineKeyboardMarkup([cancel])
+    if flow.step is Step.PHOTO:
+        return hub.t(lang, "hazard.ask_photo"), InlineKeyboardMarkup([skip, cancel])
+    if flow.step is Step.PLACE:
+        return hub.t(lang, "hazard.ask_location"), InlineKeyboardMarkup([skip, cancel])
+    if flow.step is Step.NAMED:
+        named = [_button(hub.t(lang, "hazard.named_no"), "rf:named:no"),
+                 _button(hub.t(lang, "hazard.named_yes"), "rf:named:yes")]
+        return hub.t(lang, "hazard.ask_named"), InlineKeyboardMarkup([named])
+    params = {
+        "category": flow.category, "text": flow.text, "address": flow.address,
+        "has_photo": flow.photo is not None, "urgent": flow.urgent, "named": flow.named,
+    }
+    confirm = [_button(hub.t(lang, "hazard.confirm_yes"), "rf:confirm:yes")]
+    text = hazards.render(hub.texts, lang, "hazard.confirm", params, hub.tz)
+    return text, InlineKeyboardMarkup([confirm, cancel])
+
+
+async def _advance(context: Context, chat_id: int, flow: Flow, step: Step) -> None:
+    flow.step = step
+    text, markup = _prompt(hub_of(context), flow)
+    await context.bot.send_message(chat_id, text, reply_markup=markup)
+
+
+async def _begin(context: Context, chat_id: int, grid_id: int | None, lang: str) -> None:
+    user_data = _user_data(context)
+    for key in pending.WORKER_WAITS:
+        user_data.pop(key, None)
+    flow = Flow(grid_id=grid_id, lang=lang)
+    user_data[pending.REPORT_FLOW] = flow
+    await _advance(context, chat_id, flow, Step.CATEGORY)
+
+
+async def deep_link(update: Update, context: Context, payload: str) -> None:
+    """/start report_<grid id>: the guided flow, moved here from a group."""
+    hub = hub_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    async with hub.db.session() as session:
+        sender = await identify(session, hub, update)
+        grid_id = int(payload) if payload.isdigit() else None
+        if payload and (grid_id is None or await session.get(Grid, grid_id) is None):
+            raise NotFound("error.grid_unknown", code=payload[:32])
+    await _begin(context, chat.id, grid_id, sender.lang)
+
+
+async def flow_text(update: Update, context: Context) -> None:
+    """Text while a guided report waits: the description, or the address."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message and message.text is not None and chat
+    flow = _user_data(context)[pending.REPORT_FLOW]
+    assert isinstance(flow, Flow)
+    if flow.step is Step.TEXT:
+        flow.text = hazards.clean_text(message.text)
+        await _advance(context, chat.id, flow, Step.PHOTO)
+    elif flow.step is Step.PLACE:
+        checked = hazards.check_draft(replace(flow.draft(), address=message.text))
+        flow.address = checked.address
+        await _advance(context, chat.id, flow, Step.NAMED)
+    else:
+        await _advance(context, chat.id, flow, flow.step)  # say again what we are waiting for
+
+
+async def flow_media(update: Update, context: Context) -> None:
+    hub = hub_of(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message and chat
+    flow = _user_data(context)[pending.REPORT_FLOW]
+    assert isinstance(flow, Flow)
+    if flow.step is not Step.PHOTO:
+        await _advance(context, chat.id, flow, flow.step)
+        return
+    flow.photo = await store_sent_photo(hub, message)
+    await _advance(context, chat.id, flow, Step.PLACE)
+
+
+EXPECTED = {
+    "cat": (Step.CATEGORY,),
+    "danger": (Step.DANGER,),
+    "skip": (Step.PHOTO, Step.PLACE),
+    "named": (Step.NAMED,),
+    "confirm": (Step.CONFIRM,),
+}
+
+
+async def flow_pressed(update: Update, context: Context) -> None:
+    """rf:<what>[:<value>] — a button of the guided flow."""
+    hub = hub_of(context)
+    query = update.callback_query
+    assert query and query.data
+    what, _, value = query.data.removeprefix("rf:").partition(":")
+    user_data = _user_data(context)
+    flow = user_data.get(pending.REPORT_FLOW)
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    if not isinstance(flow, Flow) or (what != "cancel" and flow.step not in EXPECTED.get(what, ())):
+        async with hub.db.session() as session:
+            sender = await identify(session, hub, update)
+        await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
+        return
+    if what == "cancel":
+        user_data.pop(pending.REPORT_FLOW, None)
+        await query.answer()
+        await query.edit_message_text(hub.t(flow.lang, "hazard.cancelled"))
+        return
+    if what == "cat":
+        flow.category = categories.get(value).id
+        await query.answer()
+        await _advance(context, chat_id, flow, Step.DANGER)
+    elif what == "danger":
+        flow.urgent = value == "yes"
+        await query.answer()
+        if flow.urgent:
+            assert flow.category is not None
+            number = categories.get(flow.category).emergency_number
+            await context.bot.send_message(chat_id, hub.t(flow.lang, "hazard.call_now", number=number))
+        await _advance(context, chat_id, flow, Step.TEXT)
+    elif what == "skip":
+        await query.answer()
+        await _advance(context, chat_id, flow, Step.PLACE if flow.step is Step.PHOTO else Step.NAMED)
+    elif what == "named":
+        flow.named = value == "yes"
+        await query.answer()
+        await _advance(context, chat_id, flow, Step.CONFIRM)
+    else:
+        async with hub.db.session() as session:
+            sender = await identify(session, hub, update)
+            reply, markup = await _file(session, context, sender, flow.draft(), flow.grid_id)
+        user_data.pop(pending.REPORT_FLOW, None)  # kept on a refusal, to try again or cancel
+        await query.answer()
+        await context.bot.send_message(chat_id, reply, reply_markup=markup)
+
+
+def register(app: Application) -> None:
+    declare(Command("report"))
+    start.DEEP_LINKS[DEEP_LINK] = deep_link
+    media = filters.PHOTO | filters.Document.ALL
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("report", report_command))
+    app.add_handler(MessageHandler(media & filters.CaptionRegex(r"(?i)^/report(@\w+)?(\s|$)"), photo_report))
+    # While a guided report waits on someone, their private text and photos are its answers;
+    # commands still reach their own handlers.
+    flow = pending.Awaiting(app, pending.REPORT_FLOW)
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND & flow, flow_text))
+    app.add_handler(MessageHandler(private & media & flow, flow_media))
+    app.add_handler(MessageHandler(filters.LOCATION, location_sent))
+    app.add_handler(CallbackQueryHandler(flow_pressed, pattern=r"^rf:"))
+    app.add_handler(CallbackQueryHandler(same_answered, pattern=r"^rs:\d+:(\d+|new)$"))

@@ -1,0 +1,35 @@
+"""A photo a person sent, fetched from Telegram and stored through hub.photos.
+
+Photos come as photos or as files (phones send big or uncompressed pictures as documents).
+The size is checked from what Telegram announces before a byte is downloaded; whether the
+file is an image at all is decided by decoding it, never by its name or MIME type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Message
+
+from hub import photos
+from hub.core import Hub
+
+
+def carries_photo(message: Message) -> bool:
+    return bool(message.photo) or message.document is not None
+
+
+async def store_sent_photo(hub: Hub, message: Message) -> str:
+    """Download, check, clean and store the picture a message carries; returns its hash."""
+    if message.photo:
+        size = message.photo[-1]  # the largest Telegram made
+        file_id, file_size = size.file_id, size.file_size
+    elif message.document is not None:
+        file_id, file_size = message.document.file_id, message.document.file_size
+    else:
+        raise ValueError("the message carries no photo")
+    photos.check_size(file_size)
+    telegram_file = await message.get_bot().get_file(file_id)
+    data = bytes(await telegram_file.download_as_bytearray())
+    stored = await asyncio.to_thread(photos.store_photo, data, hub.settings.data_dir)
+    return stored.hash
