@@ -2,10 +2,12 @@
 
 2,000 `/report <text>` messages from 400 residents in 20 bound grid groups go through the
 real python-telegram-bot Application (every feature registered, the hub on SQLite in a temp
-dir) polling the fake Bot API over loopback HTTP. Latency is from the moment the fake queues
-the update to the moment it receives the bot's reply (the ticket number, or "is this the same
-as #N?"). The baseline is a bare PTB Application that echoes each message back, on its own
-fake server in the same process, driven the same way.
+dir) polling the fake Bot API over loopback HTTP. The fake runs in a process of its own
+(bench/fake_server.py), as Telegram is on another machine, and plays the residents from
+there: latency is from the moment it queues an update to the moment it receives the bot's
+reply (the ticket number, or "is this the same as #N?"), both on its clock. The baseline is
+a bare PTB Application that echoes each message back, against a fresh fake process of its
+own, driven the same way.
 
 Both bots run without PTB's rate limiter: against a fake server Telegram's limits (30
 messages/s, 20 a minute per group) would be all one measured. Cards queue in the outbox;
@@ -37,6 +39,7 @@ from sqlalchemy import func, select  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
+from bench.fake_server import FakeServerProcess  # noqa: E402
 from bot import polling  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from hub import grids, people  # noqa: E402
@@ -136,18 +139,36 @@ async def drive(api: TimedAPI, messages: list[Message], concurrency: int) -> Run
     return Run(time.perf_counter() - began, latencies)
 
 
+@dataclass(frozen=True)
+class Batch:
+    count: int
+    first_user: int
+    seed: int
+    concurrency: int
+
+
+async def drive_in_fake(api: TimedAPI, batch: Batch) -> tuple[Run, int]:
+    """In the fake's process: play one batch; also how many replies asked "same as #N?"."""
+    run = await drive(api, workload(api, batch.count, batch.first_user, batch.seed), batch.concurrency)
+    asked = sum(1 for c in api.calls if c.method == "sendMessage" and "rs:" in str(c.params.get("reply_markup")))
+    return run, asked
+
+
 async def measure(
-    start: Callable[[TimedAPI], Awaitable[Application]], count: int, concurrency: int, seed: int
-) -> tuple[Run, TimedAPI]:
-    async with TimedAPI() as api:
-        app = await start(api)
+    start: Callable[[str], Awaitable[Application]], count: int, concurrency: int, seed: int
+) -> tuple[Run, int]:
+    server = FakeServerProcess(api_class=TimedAPI, driver=drive_in_fake)
+    try:
+        app = await start(server.base_url)
         try:
-            await drive(api, workload(api, WARMUP, 90_000, seed + 1), concurrency)
-            run = await drive(api, workload(api, count, 10_000, seed), concurrency)
+            await asyncio.to_thread(server.call, Batch(WARMUP, 90_000, seed + 1, concurrency))
+            run, asked = await asyncio.to_thread(server.call, Batch(count, 10_000, seed, concurrency))
         finally:
-            api.release_pollers()
+            await asyncio.to_thread(server.release_pollers)
             await polling.stop(app)
-    return run, api
+    finally:
+        server.stop()
+    return run, asked
 
 
 # --- the two bots ----------------------------------------------------------------------------
@@ -158,8 +179,8 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text)
 
 
-async def start_echo(api: TimedAPI) -> Application:
-    app = Application.builder().token(TOKEN).base_url(api.base_url).build()
+async def start_echo(base_url: str) -> Application:
+    app = Application.builder().token(TOKEN).base_url(base_url).build()
     app.add_handler(MessageHandler(filters.TEXT, _echo))
     await app.initialize()
     await app.start()
@@ -183,10 +204,10 @@ async def seed_hub(hub: Hub) -> None:
                                   code=f"G{i:02d}", now=now)
 
 
-def gridcast_starter(data_dir: Path, holder: dict[str, Hub]) -> Callable[[TimedAPI], Awaitable[Application]]:
-    async def start(api: TimedAPI) -> Application:
+def gridcast_starter(data_dir: Path, holder: dict[str, Hub]) -> Callable[[str], Awaitable[Application]]:
+    async def start(base_url: str) -> Application:
         settings = load_settings(
-            _env_file=None, data_dir=data_dir, telegram_token=TOKEN, telegram_api_url=api.base_url,
+            _env_file=None, data_dir=data_dir, telegram_token=TOKEN, telegram_api_url=base_url,
         )
         hub = await Hub.open(settings)
         holder["hub"] = hub
@@ -203,12 +224,11 @@ async def main_async(count: int, concurrency: int, seed: int) -> int:
     echo, _ = await measure(start_echo, count, concurrency, seed)
     holder: dict[str, Hub] = {}
     with tempfile.TemporaryDirectory(prefix="gridcast-bench-") as tmp:
-        run, api = await measure(gridcast_starter(Path(tmp), holder), count, concurrency, seed)
+        run, asked = await measure(gridcast_starter(Path(tmp), holder), count, concurrency, seed)
         hub = holder["hub"]
         async with hub.db.session() as s:
             filed = await s.scalar(select(func.count()).select_from(Hazard))
         await hub.close()
-    asked = sum(1 for c in api.calls if c.method == "sendMessage" and "rs:" in str(c.params.get("reply_markup")))
     ratio = run.rate / echo.rate
     p99 = run.percentile(99)
     print(f"report intake   {count} reports, concurrency {concurrency}, SQLite")

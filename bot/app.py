@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 
 from bot import admin, ask, errors, hazard_cards, ledger, record, report, start, warn
 from bot.commands import publish_menu
-from bot.context import Context, hub_of, hub_of_app, identify
+from bot.context import Context, hub_of, hub_of_app, identify, registered
 from hub.core import Hub
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,17 @@ async def _count(update: Update, context: Context) -> None:
 
 
 async def _register(update: Update, context: Context) -> None:
-    """Register whoever speaks to the bot, once per process, even with no command."""
+    """Register whoever speaks to the bot, once per process, even with no command.
+
+    Runs after the features: a handler that identified the sender has registered them in its
+    own unit of work already, so only updates no handler identified cost a session here.
+    """
     user = update.effective_user
-    known: set[int] = context.bot_data.setdefault("registered", set())
-    if user is None or user.is_bot or user.id in known or update.effective_message is None:
-        return
     hub = hub_of(context)
+    if user is None or user.is_bot or user.id in registered(hub) or update.effective_message is None:
+        return
     async with hub.db.session() as session:
         await identify(session, hub, update)
-    known.add(user.id)
 
 
 def build_application(hub: Hub, *, webhook: bool = False, rate_limited: bool = True) -> Application:
@@ -67,9 +69,9 @@ def build_application(hub: Hub, *, webhook: bool = False, rate_limited: bool = T
     app = builder.build()
     app.bot_data["hub"] = hub
     app.add_handler(TypeHandler(Update, _count), group=-2)
-    app.add_handler(TypeHandler(Update, _register), group=-1)
     for feature in FEATURES:
         feature.register(app)
+    app.add_handler(TypeHandler(Update, _register), group=1)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, ContextTypes
@@ -31,8 +32,18 @@ class Sender:
     chat: Chat | None
 
 
+def registered(hub: Hub) -> set[int]:
+    """Telegram ids this process has seen registered: `identify` need not be repeated for them."""
+    known: set[int] = hub.services.setdefault("registered", set())
+    return known
+
+
 async def identify(session: AsyncSession, hub: Hub, update: Update) -> Sender:
-    """Register the sender on first contact and find the grid bound to this chat, if any."""
+    """Register the sender on first contact and find the grid bound to this chat, if any.
+
+    Registering here, in the handler's own unit of work, spares a first-time sender a
+    session of their own; the sender counts as registered once that unit of work commits.
+    """
     user = update.effective_user
     if user is None:
         raise ValueError("update without a sender")
@@ -49,6 +60,9 @@ async def identify(session: AsyncSession, hub: Hub, update: Update) -> Sender:
         grid_id=binding.grid_id if binding else None,
         now=hub.now(),
     )
+    known = registered(hub)
+    if user.id not in known:
+        event.listen(session.sync_session, "after_commit", lambda _: known.add(user.id), once=True)
     lang = language_for(person.language, user.language_code, hub.settings.default_language)
     return Sender(person, lang, binding)
 

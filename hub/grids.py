@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from hub import access, audit
 from hub.errors import Conflict, InvalidInput, NotFound
@@ -227,6 +228,11 @@ async def bind_chat(
 
 
 async def chat_binding(session: AsyncSession, telegram_chat_id: int) -> Chat | None:
+    """The active binding of a chat, with its grid loaded in the same query: whoever asks
+    about the chat asks about its grid next, and `session.get(Grid, …)` then costs no query.
+    """
     return await session.scalar(
-        select(Chat).where(Chat.telegram_chat_id == telegram_chat_id, Chat.active.is_(True))
+        select(Chat)
+        .options(joinedload(Chat.grid))
+        .where(Chat.telegram_chat_id == telegram_chat_id, Chat.active.is_(True))
     )
