@@ -333,7 +333,7 @@ def sender_bot(hub: Hub) -> Bot:
         kwargs = {"base_url": settings.telegram_api_url, "base_file_url": file_url(settings.telegram_api_url)}
     timeout = settings.send_timeout_seconds
     request = HTTPXRequest(
-        connection_pool_size=settings.send_concurrency + 2,  # httpcore scans every pooled connection per request
+        connection_pool_size=settings.send_concurrency,  # httpcore scans every idle pooled connection per request
         read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
     )
     return Bot(settings.token, request=request, **kwargs)
