@@ -81,16 +81,17 @@ def _wait(process, tmp_path, condition, seconds):
 
 
 async def test_kill_9_mid_broadcast_then_restart_delivers_all_with_bounded_duplicates(
-    tmp_path, sqlite_url, telegram
+    tmp_path, db_url, telegram
 ):
+    """On SQLite and on PostgreSQL, where senders claim with FOR UPDATE SKIP LOCKED."""
     concurrency = 8
-    hub = await Hub.open(make_settings(tmp_path, database_url=sqlite_url), upgrade=False)
+    hub = await Hub.open(make_settings(tmp_path, database_url=db_url), upgrade=False)
     try:
         warning_id = await seed_area(hub, CHATS)
     finally:
         await hub.close()
 
-    process = _start_bot(tmp_path, sqlite_url, telegram.base_url, concurrency)
+    process = _start_bot(tmp_path, db_url, telegram.base_url, concurrency)
     try:
         await asyncio.to_thread(_wait, process, tmp_path, lambda: len(deliveries(telegram.calls)) >= 300, 60)
         process.send_signal(signal.SIGKILL)
@@ -98,11 +99,11 @@ async def test_kill_9_mid_broadcast_then_restart_delivers_all_with_bounded_dupli
         at_kill = len(deliveries(telegram.calls))
         assert 300 <= at_kill < CHATS, "the kill must land mid-broadcast"
 
-        process = _start_bot(tmp_path, sqlite_url, telegram.base_url, concurrency)
+        process = _start_bot(tmp_path, db_url, telegram.base_url, concurrency)
         await asyncio.to_thread(_wait, process, tmp_path, lambda: len(deliveries(telegram.calls)) >= CHATS, 90)
         counts = deliveries(telegram.calls)
         assert len(counts) == CHATS
-        hub = await Hub.open(make_settings(tmp_path, database_url=sqlite_url), upgrade=False)
+        hub = await Hub.open(make_settings(tmp_path, database_url=db_url), upgrade=False)
         try:
             for _ in range(50):  # the last sends are marked a moment after the fake records them
                 async with hub.db.session() as s:
