@@ -1,7 +1,7 @@
 """Benchmark: one warning to 1,000 chats through the delivery outbox and the fake Bot API.
 
-(a) Limiter off: the outbox sender (claim in batches, send, record each outcome with a group
-    commit, on SQLite) against a bare python-telegram-bot loop sending the same 1,000
+(a) Limiter off: the outbox sender (claim in batches, send over one connection per lane,
+    record each outcome with a group commit, on SQLite) against a bare python-telegram-bot loop sending the same 1,000
     messages to the same fake server. Prints messages/s and the ratio to the loop. Target:
     ratio >= 0.7. For reference it also prints the ratio to the same loop spread over as
     many tasks as the sender uses — the cost of remembering every send, which a crash-safe
@@ -28,7 +28,7 @@ from telegram.request import HTTPXRequest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fake server lives in tests/
 
 from bench.fake_server import FakeServerProcess
-from bot.delivery import OutboxSender, configured_limiter, sender_bot
+from bot.delivery import OutboxSender, configured_limiter, sender_bots
 from broadcasts import outbox, warnings
 from hub import migrate
 from hub.core import Hub
@@ -52,7 +52,7 @@ async def _hub(folder: Path, api_url: str) -> Hub:
     return await Hub.open(settings, upgrade=False)
 
 
-async def _drain(hub: Hub, bot: Bot, warning_id: int, chats: int, *, limited: bool) -> float:
+async def _drain(hub: Hub, bots: list[Bot], warning_id: int, chats: int, *, limited: bool) -> float:
     """Seconds until every message of the warning is marked sent."""
     stop = asyncio.Event()
     done = asyncio.Event()
@@ -64,7 +64,7 @@ async def _drain(hub: Hub, bot: Bot, warning_id: int, chats: int, *, limited: bo
         if marked >= chats:
             done.set()
 
-    sender = OutboxSender(hub, bot, concurrency=CONCURRENCY, after_send=counted,
+    sender = OutboxSender(hub, bots, after_send=counted,
                           limiter=configured_limiter(hub) if limited else None)
     started = time.perf_counter()
     running = asyncio.create_task(sender.run(stop))
@@ -106,8 +106,8 @@ async def unlimited(chats: int) -> float:
             hub = await _hub(Path(folder), server.base_url)
             try:
                 warning_id = await seed_area(hub, chats)
-                async with sender_bot(hub) as bot:
-                    ours = await _drain(hub, bot, warning_id, chats, limited=False)
+                async with sender_bots(hub) as bots:
+                    ours = await _drain(hub, bots, warning_id, chats, limited=False)
             finally:
                 await hub.close()
         delivered = server.stats()["chats"]
@@ -133,8 +133,8 @@ async def limited(chats: int) -> float:
             try:
                 ceiling = hub.settings.send_per_second
                 warning_id = await seed_area(hub, chats)
-                async with sender_bot(hub) as bot:
-                    elapsed = await _drain(hub, bot, warning_id, chats, limited=True)
+                async with sender_bots(hub) as bots:
+                    elapsed = await _drain(hub, bots, warning_id, chats, limited=True)
             finally:
                 await hub.close()
         stats = server.stats()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -111,24 +111,33 @@ async def _pin(bot: Bot, message: Message) -> None:
 
 
 class OutboxSender:
+    """Drains the outbox through `concurrency` lanes, each a Bot with one HTTP connection.
+
+    Lanes instead of one shared connection pool: httpcore scans its whole pool on every
+    request, which made the pool the sender's largest CPU cost; a lane is also the slot that
+    bounds how many sends can be unrecorded at once. Given one Bot, every lane shares it.
+    """
+
     def __init__(
         self,
         hub: Hub,
-        bot: Bot,
+        bot: Bot | Sequence[Bot],
         *,
-        concurrency: int = 8,
+        concurrency: int | None = None,
         limiter: Limiter | None = None,
         worker: str = INSTANCE,
         after_send: Callable[[outbox.Envelope, Message], Any] | None = None,
     ) -> None:
         self.hub = hub
-        self.bot = bot
-        self.concurrency = concurrency
+        lanes = [bot] if isinstance(bot, Bot) else list(bot)
+        self.concurrency = concurrency or (len(lanes) if len(lanes) > 1 else 8)
+        self._lanes: asyncio.Queue[Bot] = asyncio.Queue()
+        for index in range(self.concurrency):
+            self._lanes.put_nowait(lanes[index % len(lanes)])
         self.limiter = limiter
         self.worker = worker
         self.after_send = after_send
         self.wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
         self._marks: list[tuple[int, int, asyncio.Future[None]]] = []
         self._marks_due = asyncio.Event()
         # The sender's own writes take turns: on SQLite two of them at once would make one
@@ -234,23 +243,25 @@ class OutboxSender:
     async def _send_one(self, envelope: outbox.Envelope) -> None:
         """One message, holding a slot until its outcome is stored.
 
-        A slot is released only after the row is marked, so at most `concurrency` messages
+        A lane is released only after the row is marked, so at most `concurrency` messages
         are ever sent-but-unrecorded: the most a crash can duplicate.
         """
-        async with self._slots:
-            try:
-                if self.limiter is not None:
+        bot = await self._lanes.get()
+        try:
+            if self.limiter is not None:
+                wait = self.limiter.wait_for(envelope.chat_id)
+                if wait > 5.0:
+                    await self._record(outbox.release, envelope.id, after=timedelta(seconds=wait))
+                    return
+                while wait > 0:
+                    await asyncio.sleep(wait)
                     wait = self.limiter.wait_for(envelope.chat_id)
-                    if wait > 5.0:
-                        await self._record(outbox.release, envelope.id, after=timedelta(seconds=wait))
-                        return
-                    while wait > 0:
-                        await asyncio.sleep(wait)
-                        wait = self.limiter.wait_for(envelope.chat_id)
-                    self.limiter.take(envelope.chat_id)
-                await self._attempt(envelope)
-            except Exception:
-                log.exception("outbox message %s could not be handled", envelope.id)
+                self.limiter.take(envelope.chat_id)
+            await self._attempt(envelope, bot)
+        except Exception:
+            log.exception("outbox message %s could not be handled", envelope.id)
+        finally:
+            self._lanes.put_nowait(bot)
 
     async def _mark_sent(self, envelope: outbox.Envelope, message_id: int) -> None:
         """Queue the 'sent' mark for the writer and wait until it is committed."""
@@ -290,9 +301,9 @@ class OutboxSender:
             if not done.done():
                 done.set_result(None)
 
-    async def _attempt(self, envelope: outbox.Envelope) -> None:
+    async def _attempt(self, envelope: outbox.Envelope, bot: Bot) -> None:
         try:
-            message = await _deliver(self.bot, envelope)
+            message = await _deliver(bot, envelope)
         except RetryAfter as error:
             seconds = error.retry_after
             after = seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)
@@ -323,7 +334,7 @@ class OutboxSender:
 
 
 def sender_bot(hub: Hub) -> Bot:
-    """A Bot of its own for the outbox: our limiter paces it, so PTB's must not as well."""
+    """One lane of the outbox: a Bot with a single connection, paced by our limiter, not PTB's."""
     settings = hub.settings
     assert settings.token is not None
     kwargs: dict[str, Any] = {}
@@ -333,10 +344,18 @@ def sender_bot(hub: Hub) -> Bot:
         kwargs = {"base_url": settings.telegram_api_url, "base_file_url": file_url(settings.telegram_api_url)}
     timeout = settings.send_timeout_seconds
     request = HTTPXRequest(
-        connection_pool_size=settings.send_concurrency,  # httpcore scans every idle pooled connection per request
+        connection_pool_size=1,
         read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
     )
     return Bot(settings.token, request=request, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def sender_bots(hub: Hub) -> AsyncIterator[list[Bot]]:
+    """As many lanes as the configured concurrency, opened and closed together."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(sender_bot(hub))
+               for _ in range(hub.settings.send_concurrency)]
 
 
 def configured_limiter(hub: Hub) -> Limiter:
@@ -344,8 +363,6 @@ def configured_limiter(hub: Hub) -> Limiter:
 
 
 async def run_sender(hub: Hub, stop: asyncio.Event) -> None:
-    async with sender_bot(hub) as bot:
-        sender = OutboxSender(
-            hub, bot, concurrency=hub.settings.send_concurrency, limiter=configured_limiter(hub)
-        )
+    async with sender_bots(hub) as bots:
+        sender = OutboxSender(hub, bots, limiter=configured_limiter(hub))
         await sender.run(stop)

@@ -9,7 +9,7 @@ import sys
 import time
 from datetime import timedelta
 
-from bot.delivery import Limiter, OutboxSender, sender_bot
+from bot.delivery import Limiter, OutboxSender, sender_bots
 from broadcasts import outbox, warnings
 from hub.core import Hub
 from tests.conftest import TOKEN, make_settings
@@ -34,8 +34,8 @@ async def test_a_warning_reaches_all_1000_chats_through_20_percent_faults(tmp_pa
         telegram.set_faults(0.2, ("429", "5xx", "slow"), methods={"sendMessage"}, slow_seconds=0.5)
         stop = asyncio.Event()
         ticking = asyncio.create_task(_run_clock(clock, stop))
-        async with sender_bot(hub) as bot:
-            sender = OutboxSender(hub, bot, concurrency=8, limiter=Limiter(per_second=1000))
+        async with sender_bots(hub) as bots:
+            sender = OutboxSender(hub, bots, limiter=Limiter(per_second=1000))
             running = asyncio.create_task(sender.run(stop))
             deadline = time.monotonic() + 90
             report: dict[str, int] = {}
