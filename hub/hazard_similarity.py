@@ -12,9 +12,10 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, and_, or_, select, true
+from sqlalchemy import Select, and_, bindparam, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ScalarSelect
 
@@ -149,9 +150,39 @@ async def find_similar(
     )
 
 
+@lru_cache(maxsize=8)
+def _counted_candidates(count: ScalarSelect[int]) -> Select[tuple[Any, ...]]:
+    """The statement of `count_and_find_similar`, built once per count statement.
+
+    Built with bound parameters and kept: composing it and computing its cache key on every
+    report cost more than running it.
+    """
+    counted = select(count.label("counted")).subquery()
+    candidates = (
+        select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
+        .where(
+            Hazard.grid_id == bindparam("grid_id"),
+            Hazard.state.in_(sorted(OPEN_STATES)),
+            or_(
+                Hazard.reported_at >= bindparam("week_ago"),
+                and_(Hazard.category == bindparam("category"), Hazard.lat.is_not(None)),
+            ),
+        )
+        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    return (
+        select(counted.c.counted, *candidates.c)
+        .select_from(counted.outerjoin(candidates, true()))
+        .order_by(candidates.c.reported_at.desc(), candidates.c.id.desc())
+    )
+
+
 async def count_and_find_similar(
     session: AsyncSession,
     count: ScalarSelect[int],
+    count_params: dict[str, Any],
     *,
     grid_id: int,
     category: str | None,
@@ -165,15 +196,10 @@ async def count_and_find_similar(
 
     The count (the reporter's recent reports, for the rate limit) is a one-row select that
     the candidates are outer-joined to, so it comes back even when no report is alike.
+    `count` is a statement built once, with bound parameters given by `count_params`.
     """
-    counted = select(count.label("counted")).subquery()
-    candidates = _candidates(grid_id, category, now).subquery()
-    query = (
-        select(counted.c.counted, *candidates.c)
-        .select_from(counted.outerjoin(candidates, true()))
-        .order_by(candidates.c.reported_at.desc(), candidates.c.id.desc())
-    )
-    rows = (await session.execute(query)).tuples().all()
+    params = {**count_params, "grid_id": grid_id, "category": category, "week_ago": now - WINDOW}
+    rows = (await session.execute(_counted_candidates(count), params)).tuples().all()
     found = await _pick(
         session, [row[1:] for row in rows if row[1] is not None],
         category=category, text=text, lat=lat, lon=lon, now=now, limit=limit,

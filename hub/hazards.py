@@ -18,9 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import ScalarSelect
 
 from hub import access, audit, bindings, categories, photos
 from hub.bindings import GridFacts
@@ -215,12 +214,16 @@ def _limited(reporter: Person) -> bool:
     return reporter.role.rank < Role.WORKER.rank
 
 
-def _recent_reports(reporter: Person, now: datetime) -> ScalarSelect[int]:
-    return (
-        select(func.count())
-        .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
-        .scalar_subquery()
-    )
+# The reporter's reports in the last hour; built once, with bound parameters (see _recent).
+_RECENT_REPORTS = (
+    select(func.count())
+    .where(Hazard.reporter_id == bindparam("reporter_id"), Hazard.reported_at > bindparam("hour_ago"))
+    .scalar_subquery()
+)
+
+
+def _recent(reporter: Person, now: datetime) -> dict[str, Any]:
+    return {"reporter_id": reporter.id, "hour_ago": now - RATE_WINDOW}
 
 
 async def _refuse_if_over(
@@ -245,7 +248,7 @@ async def _check_rate(
     session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
 ) -> None:
     if _limited(reporter):
-        recent = await session.scalar(select(_recent_reports(reporter, now))) or 0
+        recent = await session.scalar(select(_RECENT_REPORTS), _recent(reporter, now)) or 0
         await _refuse_if_over(session, reporter, recent, now, limit_per_hour)
 
 
@@ -318,7 +321,7 @@ async def submit(
         return await _file(session, reporter, draft, grid, now)
     # The rate limit's count rides along with the similarity search: one round trip for both.
     recent, found = await count_and_find_similar(
-        session, _recent_reports(reporter, now), grid_id=grid.id, category=draft.category,
+        session, _RECENT_REPORTS, _recent(reporter, now), grid_id=grid.id, category=draft.category,
         text=draft.text, lat=draft.lat, lon=draft.lon, now=now,
     )
     if _limited(reporter):
