@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
-from hub import grids, people
+from hub import bindings, people
+from hub.bindings import Binding
 from hub.core import Hub
 from hub.i18n import language_for
-from hub.models import Chat, Person
+from hub.models import Person
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -29,7 +30,7 @@ def hub_of_app(app: Application) -> Hub:
 class Sender:
     person: Person
     lang: str
-    chat: Chat | None
+    chat: Binding | None  # the chat's binding to a grid, in a bound group
 
 
 def registered(hub: Hub) -> set[int]:
@@ -50,7 +51,7 @@ async def identify(session: AsyncSession, hub: Hub, update: Update) -> Sender:
     chat = update.effective_chat
     binding = None
     if chat is not None and chat.type != chat.PRIVATE:
-        binding = await grids.chat_binding(session, chat.id)
+        binding = await bindings.binding(session, chat.id)
     person = await people.register(
         session,
         telegram_id=user.id,

@@ -14,8 +14,8 @@ from telegram.ext import Application, CommandHandler
 
 from bot.commands import Command, declare
 from bot.context import Context, hub_of, identify
-from hub import hazards, ledger
-from hub.models import ChatKind, Grid, Role
+from hub import bindings, hazards, ledger
+from hub.models import ChatKind, Role
 
 LEDGER_LINES = 30
 TIMELINE_LINES = 30
@@ -28,7 +28,7 @@ async def ledger_command(update: Update, context: Context) -> None:
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
         grid_id = sender.chat.grid_id if sender.chat else sender.person.grid_id
-        grid = await session.get(Grid, grid_id) if grid_id else None
+        grid = await bindings.grid(session, grid_id) if grid_id else None
         rows = await ledger.open_ledger(
             session, sender.person, grid.code if grid and sender.chat else None, now=hub.now()
         )

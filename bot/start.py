@@ -12,7 +12,6 @@ from bot.context import Context, hub_of, identify
 from hub import people
 from hub.errors import InvalidInput
 from hub.i18n import LANGUAGE_NAMES, LANGUAGES
-from hub.models import Grid
 
 # Deep links (t.me/<bot>?start=<payload>) that carry on a feature in private: a feature
 # registers its payload prefix here and gets the rest of the payload.
@@ -30,7 +29,7 @@ async def start(update: Update, context: Context) -> None:
                 return
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
-        grid = await session.get(Grid, sender.chat.grid_id) if sender.chat else None
+        grid = sender.chat.grid if sender.chat else None
     if update.effective_chat.type == update.effective_chat.PRIVATE:
         text = hub.t(
             sender.lang,

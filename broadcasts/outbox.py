@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub import bindings
 from hub.db import UTCDateTime
 from hub.models import Base, Chat, enum_column
 
@@ -244,6 +245,7 @@ async def mark_failed(session: AsyncSession, message_id: int, *, now: datetime, 
 async def chat_gone(session: AsyncSession, chat_id: int, *, now: datetime, error: str) -> int:
     """The bot was blocked or removed: deactivate the binding and fail what waits for the chat."""
     await session.execute(update(Chat).where(Chat.telegram_chat_id == chat_id).values(active=False))
+    bindings.invalidate(session)
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == chat_id,
@@ -256,6 +258,7 @@ async def chat_gone(session: AsyncSession, chat_id: int, *, now: datetime, error
 async def chat_migrated(session: AsyncSession, old_id: int, new_id: int) -> None:
     """A group became a supergroup: move its binding and its waiting messages to the new id."""
     await session.execute(update(Chat).where(Chat.telegram_chat_id == old_id).values(telegram_chat_id=new_id))
+    bindings.invalidate(session)
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == old_id,

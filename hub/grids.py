@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from hub import access, audit
+from hub import access, audit, bindings
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.models import Chat, ChatKind, Grid, GridLevel, Person, Role
 
@@ -78,6 +78,7 @@ async def upsert(
         if (parent.id if parent else None) != existing.parent_id:
             raise Conflict("error.grid_moved", code=spec.code)
         before = _grid_state(existing)
+        bindings.invalidate(session)  # a cached binding holds the grid's name
         existing.name = spec.name.strip()
         if spec.boundary is not None:
             existing.boundary = spec.boundary
@@ -220,6 +221,7 @@ async def bind_chat(
     chat.bound_by_id = actor.id
     chat.active = True
     await session.flush()
+    bindings.invalidate(session)
     audit.record(
         session, at=now, actor=actor, entity="chat", entity_id=telegram_chat_id, action="bind",
         before=before, after={"grid": grid.code, "kind": kind.value},

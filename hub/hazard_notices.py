@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import categories
+from hub import bindings, categories
+from hub.bindings import GridFacts
 from hub.hazard_models import OVERDUE_STATES, Hazard, actions_for
 from hub.i18n import DEFAULT_LANGUAGE, Texts, language_for
-from hub.models import Chat, Grid, Person, Role
+from hub.models import Grid, Person, Role
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 CARD_TEXT_LIMIT = 300
@@ -84,7 +85,7 @@ def _excerpt(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def hazard_params(hazard: Hazard, grid: Grid, now: datetime | None = None) -> dict[str, Any]:
+def hazard_params(hazard: Hazard, grid: Grid | GridFacts, now: datetime | None = None) -> dict[str, Any]:
     """Language-neutral facts about a hazard for any template."""
     return {
         "id": hazard.id,
@@ -118,7 +119,7 @@ async def workers(session: AsyncSession, grid_id: int) -> list[Person]:
     return list(await session.scalars(query))
 
 
-async def staff_above(session: AsyncSession, grid: Grid) -> list[Person]:
+async def staff_above(session: AsyncSession, grid: Grid | GridFacts) -> list[Person]:
     """Staff whose grid is an ancestor of this one; the admins when there are none."""
     ancestors = grid.path.strip("/").split("/")[:-1]
     if ancestors:
@@ -159,7 +160,9 @@ async def tell_reporters(
     return [n for n in notices if n is not None]
 
 
-async def cards(session: AsyncSession, hazard: Hazard, grid: Grid, now: datetime) -> list[Notice]:
+async def cards(
+    session: AsyncSession, hazard: Hazard, grid: Grid | GridFacts, now: datetime
+) -> list[Notice]:
     """The card, new or refreshed, for every chat bound to the hazard's grid.
 
     In a group the reporter is named only if they chose to be. A grid with no bound chat
@@ -168,11 +171,7 @@ async def cards(session: AsyncSession, hazard: Hazard, grid: Grid, now: datetime
     """
     params = hazard_params(hazard, grid, now)
     buttons = tuple(a.value for a in actions_for(hazard.state))
-    chats = list(
-        await session.scalars(
-            select(Chat).where(Chat.grid_id == grid.id, Chat.active.is_(True)).order_by(Chat.id)
-        )
-    )
+    chats = await bindings.chats_of(session, grid.id)
     reporter = await session.get(Person, hazard.reporter_id) if hazard.reporter_id else None
     if chats:
         shown = reporter.name if reporter is not None and hazard.reporter_named else None
@@ -181,11 +180,11 @@ async def cards(session: AsyncSession, hazard: Hazard, grid: Grid, now: datetime
                 "hazard.card",
                 {**params, "reporter": shown},
                 hazard.id,
-                chat_id=chat.telegram_chat_id,
+                chat_id=chat_id,
                 kind=NoticeKind.CARD,
                 actions=buttons,
             )
-            for chat in chats
+            for chat_id in chats
         ]
     named = {**params, "reporter": reporter.name if reporter is not None else None}
     people = await workers(session, grid.id) or await staff_above(session, grid)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ScalarSelect
 
 from hub.hazard_models import OPEN_STATES, Hazard
 
@@ -67,25 +70,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
 
 
-async def find_similar(
-    session: AsyncSession,
-    *,
-    grid_id: int,
-    category: str | None,
-    text: str,
-    lat: float | None,
-    lon: float | None,
-    now: datetime,
-    limit: int = 3,
-) -> list[Hazard]:
-    """Open reports in the grid that this one may repeat, nearest or most alike first.
+def _candidates(
+    grid_id: int, category: str | None, now: datetime
+) -> Select[tuple[int, str, str, float | None, float | None, datetime]]:
+    """Open reports of the grid worth comparing, newest first; only the columns compared.
 
-    Same category within 50 m when both are located, or very similar text within 7 days.
-    Only open reports are offered: agreeing "it is the same" then follows a live ticket.
+    Loading every open hazard of a busy grid as an ORM object on each report was most of the
+    cost of filing one.
     """
-    # Only the columns the comparison needs: loading every open hazard of a busy grid as an
-    # ORM object on each report was most of the cost of filing one.
-    query = (
+    return (
         select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
         .where(
             Hazard.grid_id == grid_id,
@@ -95,14 +88,25 @@ async def find_similar(
                 and_(Hazard.category == category, Hazard.lat.is_not(None)),
             ),
         )
-        .order_by(Hazard.reported_at.desc())
+        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
         .limit(MAX_CANDIDATES)
     )
+
+
+async def _pick(
+    session: AsyncSession,
+    rows: Iterable[tuple[int, str, str, float | None, float | None, datetime]],
+    *,
+    category: str | None,
+    text: str,
+    lat: float | None,
+    lon: float | None,
+    now: datetime,
+    limit: int,
+) -> list[Hazard]:
     near: list[tuple[float, int]] = []
     alike: list[int] = []
-    for hazard_id, h_category, h_text, h_lat, h_lon, reported_at in (
-        await session.execute(query)
-    ).tuples():
+    for hazard_id, h_category, h_text, h_lat, h_lon, reported_at in rows:
         if (
             lat is not None
             and lon is not None
@@ -122,3 +126,82 @@ async def find_similar(
         return []
     found = {h.id: h for h in await session.scalars(select(Hazard).where(Hazard.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
+
+
+async def find_similar(
+    session: AsyncSession,
+    *,
+    grid_id: int,
+    category: str | None,
+    text: str,
+    lat: float | None,
+    lon: float | None,
+    now: datetime,
+    limit: int = 3,
+) -> list[Hazard]:
+    """Open reports in the grid that this one may repeat, nearest or most alike first.
+
+    Same category within 50 m when both are located, or very similar text within 7 days.
+    Only open reports are offered: agreeing "it is the same" then follows a live ticket.
+    """
+    rows = (await session.execute(_candidates(grid_id, category, now))).tuples()
+    return await _pick(
+        session, rows, category=category, text=text, lat=lat, lon=lon, now=now, limit=limit
+    )
+
+
+@lru_cache(maxsize=8)
+def _counted_candidates(count: ScalarSelect[int]) -> Select[tuple[Any, ...]]:
+    """The statement of `count_and_find_similar`, built once per count statement.
+
+    Built with bound parameters and kept: composing it and computing its cache key on every
+    report cost more than running it.
+    """
+    counted = select(count.label("counted")).subquery()
+    candidates = (
+        select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
+        .where(
+            Hazard.grid_id == bindparam("grid_id"),
+            Hazard.state.in_(sorted(OPEN_STATES)),
+            or_(
+                Hazard.reported_at >= bindparam("week_ago"),
+                and_(Hazard.category == bindparam("category"), Hazard.lat.is_not(None)),
+            ),
+        )
+        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    return (
+        select(counted.c.counted, *candidates.c)
+        .select_from(counted.outerjoin(candidates, true()))
+        .order_by(candidates.c.reported_at.desc(), candidates.c.id.desc())
+    )
+
+
+async def count_and_find_similar(
+    session: AsyncSession,
+    count: ScalarSelect[int],
+    count_params: dict[str, Any],
+    *,
+    grid_id: int,
+    category: str | None,
+    text: str,
+    lat: float | None,
+    lon: float | None,
+    now: datetime,
+    limit: int = 3,
+) -> tuple[int, list[Hazard]]:
+    """`count`'s value and `find_similar`, in one round trip to the database.
+
+    The count (the reporter's recent reports, for the rate limit) is a one-row select that
+    the candidates are outer-joined to, so it comes back even when no report is alike.
+    `count` is a statement built once, with bound parameters given by `count_params`.
+    """
+    params = {**count_params, "grid_id": grid_id, "category": category, "week_ago": now - WINDOW}
+    rows = (await session.execute(_counted_candidates(count), params)).tuples().all()
+    found = await _pick(
+        session, [row[1:] for row in rows if row[1] is not None],
+        category=category, text=text, lat=lat, lon=lon, now=now, limit=limit,
+    )
+    return rows[0][0], found

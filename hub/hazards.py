@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import access, audit, categories, photos
+from hub import access, audit, bindings, categories, photos
+from hub.bindings import GridFacts
 from hub.categories import Category
 from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
 from hub.hazard_models import (
@@ -46,7 +47,7 @@ from hub.hazard_notices import (
     tell_reporters,
     workers,
 )
-from hub.hazard_similarity import distance_m, find_similar, similar_text
+from hub.hazard_similarity import count_and_find_similar, distance_m, find_similar, similar_text
 from hub.hazard_sweeps import followup_sweep, overdue_sweep
 from hub.models import AuditEntry, Grid, Person, Role
 
@@ -208,24 +209,47 @@ def deadline_for(category: Category, start: datetime, urgent: bool) -> datetime:
 # --- reporting ---------------------------------------------------------------------------
 
 
+def _limited(reporter: Person) -> bool:
+    """Residents may file `limit_per_hour` reports an hour; workers and staff inspect freely."""
+    return reporter.role.rank < Role.WORKER.rank
+
+
+# The reporter's reports in the last hour; built once, with bound parameters (see _recent).
+_RECENT_REPORTS = (
+    select(func.count())
+    .where(Hazard.reporter_id == bindparam("reporter_id"), Hazard.reported_at > bindparam("hour_ago"))
+    .scalar_subquery()
+)
+
+
+def _recent(reporter: Person, now: datetime) -> dict[str, Any]:
+    return {"reporter_id": reporter.id, "hour_ago": now - RATE_WINDOW}
+
+
+async def _refuse_if_over(
+    session: AsyncSession, reporter: Person, recent: int, now: datetime, limit_per_hour: int
+) -> None:
+    """Refuse when `recent` reports in the last hour reach the limit, saying when to retry."""
+    if recent < limit_per_hour:
+        return
+    oldest_counted = await session.scalar(
+        select(Hazard.reported_at)
+        .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
+        .order_by(Hazard.reported_at.desc())
+        .offset(limit_per_hour - 1)
+        .limit(1)
+    )
+    free_at = (oldest_counted or now) + RATE_WINDOW
+    minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
+    raise RateLimited(limit=limit_per_hour, minutes=minutes)
+
+
 async def _check_rate(
     session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
 ) -> None:
-    """Residents may file `limit_per_hour` reports an hour; workers and staff inspect freely."""
-    if reporter.role.rank >= Role.WORKER.rank:
-        return
-    recent = list(
-        await session.scalars(
-            select(Hazard.reported_at)
-            .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
-            .order_by(Hazard.reported_at.desc())
-            .limit(limit_per_hour)
-        )
-    )
-    if len(recent) >= limit_per_hour:
-        free_at = recent[-1] + RATE_WINDOW
-        minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
-        raise RateLimited(limit=limit_per_hour, minutes=minutes)
+    if _limited(reporter):
+        recent = await session.scalar(select(_RECENT_REPORTS), _recent(reporter, now)) or 0
+        await _refuse_if_over(session, reporter, recent, now, limit_per_hour)
 
 
 async def _root(session: AsyncSession, hazard_id: int) -> Hazard | None:
@@ -247,10 +271,10 @@ def _state(hazard: Hazard) -> dict[str, Any]:
     }
 
 
-async def _grid_for(session: AsyncSession, reporter: Person, grid_id: int | None) -> Grid:
+async def _grid_for(session: AsyncSession, reporter: Person, grid_id: int | None) -> GridFacts:
     """The chat's grid in a group, the reporter's own in private."""
     grid_id = grid_id or reporter.grid_id
-    grid = await session.get(Grid, grid_id) if grid_id else None
+    grid = await bindings.grid(session, grid_id) if grid_id else None
     if grid is None:
         raise InvalidInput("hazard.no_grid")
     return grid
@@ -292,19 +316,23 @@ async def submit(
     """
     draft = check_draft(draft)
     grid = await _grid_for(session, reporter, grid_id)
-    await _check_rate(session, reporter, now, limit_per_hour)
-    if offer_similar and draft.same_as is None:
-        found = await find_similar(
-            session, grid_id=grid.id, category=draft.category, text=draft.text,
-            lat=draft.lat, lon=draft.lon, now=now,
-        )
-        if found:
-            return Similar(draft, found, [hazard_params(h, grid, now) for h in found])
+    if not offer_similar or draft.same_as is not None:
+        await _check_rate(session, reporter, now, limit_per_hour)
+        return await _file(session, reporter, draft, grid, now)
+    # The rate limit's count rides along with the similarity search: one round trip for both.
+    recent, found = await count_and_find_similar(
+        session, _RECENT_REPORTS, _recent(reporter, now), grid_id=grid.id, category=draft.category,
+        text=draft.text, lat=draft.lat, lon=draft.lon, now=now,
+    )
+    if _limited(reporter):
+        await _refuse_if_over(session, reporter, recent, now, limit_per_hour)
+    if found:
+        return Similar(draft, found, [hazard_params(h, grid, now) for h in found])
     return await _file(session, reporter, draft, grid, now)
 
 
 async def _file(
-    session: AsyncSession, reporter: Person, draft: Draft, grid: Grid, now: datetime
+    session: AsyncSession, reporter: Person, draft: Draft, grid: GridFacts, now: datetime
 ) -> Filed:
     """Write a checked draft: the hazard, its audit row, the receipt and the cards."""
     assert draft.category is not None

@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit, grids
@@ -29,8 +29,12 @@ def _state(person: Person, grid_code: str | None = None) -> dict[str, Any]:
     }
 
 
+# Every update looks its sender up: the statement is built once, with a bound parameter.
+_BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
+
+
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
-    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
 
 async def get(session: AsyncSession, telegram_id: int) -> Person:

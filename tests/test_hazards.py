@@ -525,6 +525,31 @@ async def test_submit_asks_before_filing_a_likely_repeat(hub):
     assert isinstance(unrelated, hazards.Filed)
 
 
+async def test_submit_counts_the_hour_exactly_with_or_without_similar_reports(hub):
+    """The rate limit's count comes back with the similarity search, alike reports or none."""
+    p = await setup(hub)
+
+    async def submit(text, **kw):
+        async with hub.db.session() as s:
+            draft = Draft(text=text)
+            return await hazards.submit(
+                s, p["r1"], draft, grid_id=None, now=hub.now(), limit_per_hour=3, **kw
+            )
+
+    for i in range(3):  # nothing alike: the count alone comes back
+        assert isinstance(await submit(f"{i}号楼楼道堆满纸箱"), hazards.Filed)
+        hub.clock.advance(timedelta(minutes=10))
+    for text in ("9号楼配电间私拉电线", "0号楼楼道堆满纸箱"):  # unrelated, then alike to #1
+        with pytest.raises(RateLimited) as raised:
+            await submit(text)
+        assert raised.value.params == {"limit": 3, "minutes": 30}
+    with pytest.raises(RateLimited):
+        await submit("0号楼楼道堆满纸箱", offer_similar=False)
+    hub.clock.advance(timedelta(minutes=31))  # the first has left the hour
+    asked = await submit("0号楼楼道堆满纸箱")
+    assert isinstance(asked, hazards.Similar) and asked.params[0]["text"] == "0号楼楼道堆满纸箱"
+
+
 async def test_check_act_refuses_like_act_and_changes_nothing(hub):
     p = await setup(hub)
     hazard = (await file(hub, p["r1"])).hazard
