@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts import outbox, targeting
@@ -390,8 +390,3 @@ async def list_warnings(
     if published_only:
         query = query.where(Warning.status.in_(PUBLISHED))
     return list(await session.scalars(query))
-
-
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Warning.status, func.count()).group_by(Warning.status))
-    return {WarningStatus(s).value: n for s, n in rows.all()}

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -87,12 +86,6 @@ class Database:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         async with self.sessions() as session, session.begin():
             yield session
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A bare transaction for hot paths of plain SQL (no ORM objects): the outbox sender."""
-        async with self.engine.begin() as connection:
-            yield connection
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
