@@ -177,15 +177,10 @@ class OutboxSender:
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            await self._flush_marks()
-            await self._close_connection()
+            await self._finish(writer)
 
     async def drain(self, max_seconds: float = 30.0) -> None:
         """Send until nothing is due (tests and the CLI use this instead of `run`)."""
-        stop = asyncio.Event()
         writer = asyncio.create_task(self._write_marks())
         deadline = time.monotonic() + max_seconds
         try:
@@ -196,12 +191,15 @@ class OutboxSender:
                     return
                 await asyncio.gather(*(self._send_one(e) for e in claimed))
         finally:
-            stop.set()
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            await self._flush_marks()
-            await self._close_connection()
+            await self._finish(writer)
+
+    async def _finish(self, writer: asyncio.Task[None]) -> None:
+        """Stop the mark writer, store what it still held, and let go of the connection."""
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await self._flush_marks()
+        await self._close_connection()
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:

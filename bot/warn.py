@@ -33,7 +33,8 @@ async def warn_command(update: Update, context: Context) -> None:
     hub = hub_of(context)
     message = update.effective_message
     assert message is not None
-    args = (message.text or "").split(None, 1)[1] if len((message.text or "").split(None, 1)) > 1 else ""
+    _, *rest_of_text = (message.text or "").split(None, 1)
+    args = rest_of_text[0] if rest_of_text else ""
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
         head, _, rest = args.partition(" ")

@@ -22,7 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts import cap, outbox, targeting, warnings
-from broadcasts.warning_models import Level, MsgType, Source, Warning, WarningStatus
+from broadcasts.notify import language_of
+from broadcasts.warning_models import (
+    AUDIT_ENTITY,
+    Level,
+    MsgType,
+    Source,
+    Warning,
+    WarningStatus,
+)
 from hub import audit
 from hub.core import Hub
 from hub.errors import ContentError
@@ -130,8 +138,6 @@ def preview_buttons(hub: Hub, lang: str, warning_id: int) -> dict[str, object]:
 
 
 async def _ask_for_approval(session: AsyncSession, hub: Hub, warning: Warning) -> None:
-    from broadcasts.notify import language_of
-
     for person in await reviewers(session, list(warning.grid_codes)):
         lang = language_of(hub, person)
         text = hub.t(lang, "warn.pending_review", id=warning.id) + "\n\n" + warnings.render(
@@ -193,7 +199,7 @@ async def _record(
     )
     session.add(warning)
     await session.flush()
-    audit.record(session, at=now, actor="cap", entity="warning", entity_id=warning.id,
+    audit.record(session, at=now, actor="cap", entity=AUDIT_ENTITY, entity_id=warning.id,
                  action="received", after={"sender": alert.sender, "identifier": alert.identifier,
                                            "msg_type": msg_type.value, "grids": codes})
     return warning
