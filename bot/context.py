@@ -40,32 +40,41 @@ def registered(hub: Hub) -> set[int]:
 
 
 async def identify(session: AsyncSession, hub: Hub, update: Update) -> Sender:
-    """Register the sender on first contact and find the grid bound to this chat, if any.
+    """Register the sender on first contact and find the grid bound to this chat, if any."""
+    (sender,) = await identify_many(session, hub, [update])
+    return sender
+
+
+async def identify_many(session: AsyncSession, hub: Hub, updates: list[Update]) -> list[Sender]:
+    """`identify` for several updates in one unit of work, reading everyone in one statement.
 
     Registering here, in the handler's own unit of work, spares a first-time sender a
     session of their own; the sender counts as registered once that unit of work commits.
     """
-    user = update.effective_user
-    if user is None:
-        raise ValueError("update without a sender")
-    chat = update.effective_chat
-    binding = None
-    if chat is not None and chat.type != chat.PRIVATE:
-        binding = await bindings.binding(session, chat.id)
-    person = await people.register(
-        session,
-        telegram_id=user.id,
-        name=user.full_name,
-        username=user.username,
-        telegram_language=user.language_code,
-        grid_id=binding.grid_id if binding else None,
-        now=hub.now(),
-    )
+    chats: list[Binding | None] = []
+    newcomers: list[people.Newcomer] = []
+    for update in updates:
+        user = update.effective_user
+        if user is None:
+            raise ValueError("update without a sender")
+        chat = update.effective_chat
+        binding = None
+        if chat is not None and chat.type != chat.PRIVATE:
+            binding = await bindings.binding(session, chat.id)
+        chats.append(binding)
+        newcomers.append(people.Newcomer(
+            user.id, user.full_name, user.username, user.language_code,
+            binding.grid_id if binding else None,
+        ))
+    persons = await people.register_many(session, newcomers, now=hub.now())
     known = registered(hub)
-    if user.id not in known:
-        event.listen(session.sync_session, "after_commit", lambda _: known.add(user.id), once=True)
-    lang = language_for(person.language, user.language_code, hub.settings.default_language)
-    return Sender(person, lang, binding)
+    unknown = {n.telegram_id for n in newcomers} - known
+    if unknown:
+        event.listen(session.sync_session, "after_commit", lambda _: known.update(unknown), once=True)
+    return [
+        Sender(person, language_for(person.language, n.telegram_language, hub.settings.default_language), binding)
+        for person, n, binding in zip(persons, newcomers, chats, strict=True)
+    ]
 
 
 def sender_language(hub: Hub, update: object) -> str:

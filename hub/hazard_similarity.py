@@ -9,15 +9,13 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, and_, bindparam, or_, select, true
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import ScalarSelect
 
 from hub.hazard_models import OPEN_STATES, Hazard
 
@@ -70,43 +68,67 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
 
 
-def _candidates(
-    grid_id: int, category: str | None, now: datetime
-) -> Select[tuple[int, str, str, float | None, float | None, datetime]]:
-    """Open reports of the grid worth comparing, newest first; only the columns compared.
+CandidateRow = tuple[int, str, str, float | None, float | None, bool]  # id, category, text, lat, lon, recent
 
-    Loading every open hazard of a busy grid as an ORM object on each report was most of the
-    cost of filing one.
-    """
-    return (
-        select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
-        .where(
-            Hazard.grid_id == grid_id,
-            Hazard.state.in_(sorted(OPEN_STATES)),
-            or_(
-                Hazard.reported_at >= now - WINDOW,
-                and_(Hazard.category == category, Hazard.lat.is_not(None)),
-            ),
-        )
-        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
-        .limit(MAX_CANDIDATES)
+_ranked = (
+    select(
+        Hazard.grid_id, Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon,
+        (Hazard.reported_at >= bindparam("week_ago")).label("recent"),
+        func.row_number()
+        .over(partition_by=Hazard.grid_id, order_by=(Hazard.reported_at.desc(), Hazard.id.desc()))
+        .label("rank"),
     )
+    .where(
+        Hazard.grid_id.in_(bindparam("grid_ids", expanding=True)),
+        Hazard.state.in_(sorted(OPEN_STATES)),
+        or_(Hazard.reported_at >= bindparam("week_ago"), Hazard.lat.is_not(None)),
+    )
+    .subquery()
+)
+# Open reports worth comparing, newest first, at most MAX_CANDIDATES in each grid asked about;
+# only the columns compared, and whether each is within the window rather than its time (turning
+# every time into an aware datetime was a good part of the cost). Built once with bound
+# parameters: composing it and computing its cache key on every report cost more than running it.
+_CANDIDATES = (
+    select(_ranked.c.grid_id, _ranked.c.id, _ranked.c.category, _ranked.c.text, _ranked.c.lat,
+           _ranked.c.lon, _ranked.c.recent)
+    .where(_ranked.c.rank <= MAX_CANDIDATES)
+    .order_by(_ranked.c.grid_id, _ranked.c.rank)
+)
 
 
-async def _pick(
-    session: AsyncSession,
-    rows: Iterable[tuple[int, str, str, float | None, float | None, datetime]],
+async def candidates(
+    session: AsyncSession, grid_ids: Collection[int], now: datetime
+) -> dict[int, list[CandidateRow]]:
+    """The open reports that new ones in these grids may repeat, by grid, in one statement.
+
+    Located reports are kept however old, for the 50 m rule; the rest only within the window.
+    Loading them as ORM objects on each report was most of the cost of filing one.
+    """
+    by_grid: dict[int, list[CandidateRow]] = {grid_id: [] for grid_id in grid_ids}
+    if by_grid:
+        params = {"grid_ids": sorted(by_grid), "week_ago": now - WINDOW}
+        for grid_id, hazard_id, category, text, lat, lon, recent in await session.execute(_CANDIDATES, params):
+            by_grid[grid_id].append((hazard_id, category, text, lat, lon, bool(recent)))
+    return by_grid
+
+
+def pick(
+    rows: Iterable[CandidateRow],
     *,
     category: str | None,
     text: str,
     lat: float | None,
     lon: float | None,
-    now: datetime,
     limit: int,
-) -> list[Hazard]:
+) -> list[int]:
+    """Which of `rows` a new report may repeat: nearest first, then the most recent alike.
+
+    Same category within 50 m when both are located, or very similar text within 7 days.
+    """
     near: list[tuple[float, int]] = []
     alike: list[int] = []
-    for hazard_id, h_category, h_text, h_lat, h_lon, reported_at in rows:
+    for hazard_id, h_category, h_text, h_lat, h_lon, recent in rows:
         if (
             lat is not None
             and lon is not None
@@ -118,10 +140,14 @@ async def _pick(
             if metres <= RADIUS_M:
                 near.append((metres, hazard_id))
                 continue
-        if reported_at >= now - WINDOW and text and similar_text(text, h_text):
+        if recent and text and similar_text(text, h_text):
             alike.append(hazard_id)
     near.sort(key=lambda pair: pair[0])
-    ids = ([i for _, i in near] + alike)[:limit]
+    return ([i for _, i in near] + alike)[:limit]
+
+
+async def load(session: AsyncSession, ids: list[int]) -> list[Hazard]:
+    """The picked reports as objects, in the order picked."""
     if not ids:
         return []
     found = {h.id: h for h in await session.scalars(select(Hazard).where(Hazard.id.in_(ids)))}
@@ -141,67 +167,8 @@ async def find_similar(
 ) -> list[Hazard]:
     """Open reports in the grid that this one may repeat, nearest or most alike first.
 
-    Same category within 50 m when both are located, or very similar text within 7 days.
     Only open reports are offered: agreeing "it is the same" then follows a live ticket.
     """
-    rows = (await session.execute(_candidates(grid_id, category, now))).tuples()
-    return await _pick(
-        session, rows, category=category, text=text, lat=lat, lon=lon, now=now, limit=limit
-    )
-
-
-@lru_cache(maxsize=8)
-def _counted_candidates(count: ScalarSelect[int]) -> Select[tuple[Any, ...]]:
-    """The statement of `count_and_find_similar`, built once per count statement.
-
-    Built with bound parameters and kept: composing it and computing its cache key on every
-    report cost more than running it.
-    """
-    counted = select(count.label("counted")).subquery()
-    candidates = (
-        select(Hazard.id, Hazard.category, Hazard.text, Hazard.lat, Hazard.lon, Hazard.reported_at)
-        .where(
-            Hazard.grid_id == bindparam("grid_id"),
-            Hazard.state.in_(sorted(OPEN_STATES)),
-            or_(
-                Hazard.reported_at >= bindparam("week_ago"),
-                and_(Hazard.category == bindparam("category"), Hazard.lat.is_not(None)),
-            ),
-        )
-        .order_by(Hazard.reported_at.desc(), Hazard.id.desc())
-        .limit(MAX_CANDIDATES)
-        .subquery()
-    )
-    return (
-        select(counted.c.counted, *candidates.c)
-        .select_from(counted.outerjoin(candidates, true()))
-        .order_by(candidates.c.reported_at.desc(), candidates.c.id.desc())
-    )
-
-
-async def count_and_find_similar(
-    session: AsyncSession,
-    count: ScalarSelect[int],
-    count_params: dict[str, Any],
-    *,
-    grid_id: int,
-    category: str | None,
-    text: str,
-    lat: float | None,
-    lon: float | None,
-    now: datetime,
-    limit: int = 3,
-) -> tuple[int, list[Hazard]]:
-    """`count`'s value and `find_similar`, in one round trip to the database.
-
-    The count (the reporter's recent reports, for the rate limit) is a one-row select that
-    the candidates are outer-joined to, so it comes back even when no report is alike.
-    `count` is a statement built once, with bound parameters given by `count_params`.
-    """
-    params = {**count_params, "grid_id": grid_id, "category": category, "week_ago": now - WINDOW}
-    rows = (await session.execute(_counted_candidates(count), params)).tuples().all()
-    found = await _pick(
-        session, [row[1:] for row in rows if row[1] is not None],
-        category=category, text=text, lat=lat, lon=lon, now=now, limit=limit,
-    )
-    return rows[0][0], found
+    rows = (await candidates(session, [grid_id], now))[grid_id]
+    ids = pick(rows, category=category, text=text, lat=lat, lon=lon, limit=limit)
+    return await load(session, ids)

@@ -47,7 +47,7 @@ from hub.hazard_notices import (
     tell_reporters,
     workers,
 )
-from hub.hazard_similarity import count_and_find_similar, distance_m, find_similar, similar_text
+from hub.hazard_similarity import candidates, distance_m, find_similar, load, pick, similar_text
 from hub.hazard_sweeps import followup_sweep, overdue_sweep
 from hub.models import AuditEntry, Grid, Person, Role
 
@@ -61,6 +61,7 @@ __all__ = [
     "Outcome",
     "RateLimited",
     "Similar",
+    "Submission",
     "TimelineItem",
     "act",
     "actions_for",
@@ -85,6 +86,7 @@ __all__ = [
     "report",
     "similar_text",
     "submit",
+    "submit_many",
     "timeline_params",
 ]
 
@@ -214,24 +216,28 @@ def _limited(reporter: Person) -> bool:
     return reporter.role.rank < Role.WORKER.rank
 
 
-# The reporter's reports in the last hour; built once, with bound parameters (see _recent).
+# Each reporter's reports in the last hour; built once, with bound parameters.
 _RECENT_REPORTS = (
-    select(func.count())
-    .where(Hazard.reporter_id == bindparam("reporter_id"), Hazard.reported_at > bindparam("hour_ago"))
-    .scalar_subquery()
+    select(Hazard.reporter_id, func.count())
+    .where(
+        Hazard.reporter_id.in_(bindparam("reporter_ids", expanding=True)),
+        Hazard.reported_at > bindparam("hour_ago"),
+    )
+    .group_by(Hazard.reporter_id)
 )
 
 
-def _recent(reporter: Person, now: datetime) -> dict[str, Any]:
-    return {"reporter_id": reporter.id, "hour_ago": now - RATE_WINDOW}
+async def _recent_counts(session: AsyncSession, reporter_ids: set[int], now: datetime) -> dict[int, int]:
+    if not reporter_ids:
+        return {}
+    params = {"reporter_ids": sorted(reporter_ids), "hour_ago": now - RATE_WINDOW}
+    return {reporter_id: count for reporter_id, count in await session.execute(_RECENT_REPORTS, params)}
 
 
-async def _refuse_if_over(
-    session: AsyncSession, reporter: Person, recent: int, now: datetime, limit_per_hour: int
-) -> None:
-    """Refuse when `recent` reports in the last hour reach the limit, saying when to retry."""
-    if recent < limit_per_hour:
-        return
+async def _rate_limited(
+    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
+) -> RateLimited:
+    """The refusal for a reporter at the limit, saying when to retry."""
     oldest_counted = await session.scalar(
         select(Hazard.reported_at)
         .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
@@ -241,15 +247,7 @@ async def _refuse_if_over(
     )
     free_at = (oldest_counted or now) + RATE_WINDOW
     minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
-    raise RateLimited(limit=limit_per_hour, minutes=minutes)
-
-
-async def _check_rate(
-    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
-) -> None:
-    if _limited(reporter):
-        recent = await session.scalar(select(_RECENT_REPORTS), _recent(reporter, now)) or 0
-        await _refuse_if_over(session, reporter, recent, now, limit_per_hour)
+    return RateLimited(limit=limit_per_hour, minutes=minutes)
 
 
 async def _root(session: AsyncSession, hazard_id: int) -> Hazard | None:
@@ -280,6 +278,27 @@ async def _grid_for(session: AsyncSession, reporter: Person, grid_id: int | None
     return grid
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One report as a chat sends it; `offer_similar` off files it without asking."""
+
+    reporter: Person
+    draft: Draft
+    grid_id: int | None  # the chat's grid in a group; None in private, for the reporter's own
+    offer_similar: bool = True
+
+
+@dataclass(frozen=True)
+class _Checked:
+    submission: Submission
+    draft: Draft
+    grid: GridFacts
+
+    @property
+    def asks(self) -> bool:
+        return self.submission.offer_similar and self.draft.same_as is None
+
+
 async def report(
     session: AsyncSession,
     reporter: Person,
@@ -289,14 +308,13 @@ async def report(
     now: datetime,
     limit_per_hour: int = 10,
 ) -> Filed:
-    """File a report in a grid: the chat's grid in a group, the reporter's own in private.
-
-    Everything is checked before the first write, so a refusal leaves nothing behind.
-    """
-    draft = check_draft(draft)
-    grid = await _grid_for(session, reporter, grid_id)
-    await _check_rate(session, reporter, now, limit_per_hour)
-    return await _file(session, reporter, draft, grid, now)
+    """File a report without asking whether it repeats another (the CLI, a known duplicate)."""
+    filed = await submit(
+        session, reporter, draft, grid_id=grid_id, now=now, limit_per_hour=limit_per_hour,
+        offer_similar=False,
+    )
+    assert isinstance(filed, Filed)
+    return filed
 
 
 async def submit(
@@ -314,33 +332,118 @@ async def submit(
     Then nothing is written and the candidates come back, for the reporter to answer "is this
     the same as #N?"; their answer comes back as `same_as`, or with `offer_similar` off.
     """
-    draft = check_draft(draft)
-    grid = await _grid_for(session, reporter, grid_id)
-    if not offer_similar or draft.same_as is not None:
-        await _check_rate(session, reporter, now, limit_per_hour)
-        return await _file(session, reporter, draft, grid, now)
-    # The rate limit's count rides along with the similarity search: one round trip for both.
-    recent, found = await count_and_find_similar(
-        session, _RECENT_REPORTS, _recent(reporter, now), grid_id=grid.id, category=draft.category,
-        text=draft.text, lat=draft.lat, lon=draft.lon, now=now,
+    (outcome,) = await submit_many(
+        session, [Submission(reporter, draft, grid_id, offer_similar)], now=now,
+        limit_per_hour=limit_per_hour,
     )
-    if _limited(reporter):
-        await _refuse_if_over(session, reporter, recent, now, limit_per_hour)
-    if found:
-        return Similar(draft, found, [hazard_params(h, grid, now) for h in found])
-    return await _file(session, reporter, draft, grid, now)
+    if isinstance(outcome, HubError):
+        raise outcome
+    return outcome
 
 
-async def _file(
-    session: AsyncSession, reporter: Person, draft: Draft, grid: GridFacts, now: datetime
-) -> Filed:
-    """Write a checked draft: the hazard, its audit row, the receipt and the cards."""
+async def submit_many(
+    session: AsyncSession, submissions: list[Submission], *, now: datetime, limit_per_hour: int = 10
+) -> list[Filed | Similar | HubError]:
+    """Several reports in one unit of work, each with the outcome it would have had alone.
+
+    A refusal (bad text, no grid, the rate limit) is that report's outcome and writes nothing;
+    the others go on. Reports are taken in order: one that may repeat another of the same batch
+    waits for a later round, after the earlier is written, so it is asked "is this the same as
+    #N?" about it just as if it had come a moment later. Each round reads the rate counts and
+    the candidates of all its reports in two statements and writes all its reports together,
+    which is what lets a busy hour's reports cost less than one unit of work each.
+    """
+    outcomes: list[Filed | Similar | HubError | None] = [None] * len(submissions)
+    waiting: list[tuple[int, _Checked]] = []
+    for i, submission in enumerate(submissions):
+        try:
+            draft = check_draft(submission.draft)
+            grid = await _grid_for(session, submission.reporter, submission.grid_id)
+        except HubError as refusal:
+            outcomes[i] = refusal
+        else:
+            waiting.append((i, _Checked(submission, draft, grid)))
+    while waiting:
+        waiting = await _round(session, waiting, outcomes, now, limit_per_hour)
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+async def _round(
+    session: AsyncSession,
+    waiting: list[tuple[int, _Checked]],
+    outcomes: list[Filed | Similar | HubError | None],
+    now: datetime,
+    limit_per_hour: int,
+) -> list[tuple[int, _Checked]]:
+    """Decide and write what can be decided now; return the reports left for the next round."""
+    limited = {c.submission.reporter.id for _, c in waiting if _limited(c.submission.reporter)}
+    counts = await _recent_counts(session, limited, now)
+    rows = await candidates(session, {c.grid.id for _, c in waiting if c.asks}, now)
+    accepted: list[tuple[int, _Checked]] = []
+    later: list[tuple[int, _Checked]] = []
+    for i, checked in waiting:
+        reporter, draft, grid = checked.submission.reporter, checked.draft, checked.grid
+        if checked.asks and _repeats_accepted(checked, accepted):
+            later.append((i, checked))
+            continue
+        if reporter.id in limited:
+            recent = counts.get(reporter.id, 0) + sum(
+                1 for _, a in accepted if a.submission.reporter.id == reporter.id
+            )
+            if recent >= limit_per_hour:
+                outcomes[i] = await _rate_limited(session, reporter, now, limit_per_hour)
+                continue
+        if checked.asks:
+            ids = pick(rows[grid.id], category=draft.category, text=draft.text, lat=draft.lat,
+                       lon=draft.lon, limit=3)
+            found = await load(session, ids)
+            if found:
+                outcomes[i] = Similar(draft, found, [hazard_params(h, grid, now) for h in found])
+                continue
+        accepted.append((i, checked))
+    for (i, _), filed in zip(accepted, await _file(session, [c for _, c in accepted], now), strict=True):
+        outcomes[i] = filed
+    return later
+
+
+def _repeats_accepted(checked: _Checked, accepted: list[tuple[int, _Checked]]) -> bool:
+    """Whether a report may repeat one accepted earlier in the same round (same grid)."""
+    earlier = [
+        (i, a.draft.category or "", a.draft.text, a.draft.lat, a.draft.lon, True)
+        for i, a in accepted
+        if a.grid.id == checked.grid.id
+    ]
+    draft = checked.draft
+    return bool(earlier) and bool(
+        pick(earlier, category=draft.category, text=draft.text, lat=draft.lat, lon=draft.lon, limit=1)
+    )
+
+
+async def _file(session: AsyncSession, batch: list[_Checked], now: datetime) -> list[Filed]:
+    """Write checked drafts: the hazards in one statement, then their audit rows, receipts and cards."""
+    if not batch:
+        return []
+    originals: list[Hazard | None] = []
+    for checked in batch:
+        original = await _root(session, checked.draft.same_as) if checked.draft.same_as else None
+        if original is not None and (original.grid_id != checked.grid.id or not original.state.is_open):
+            original = None  # closed meanwhile: file it as a report of its own
+        originals.append(original)
+    made = [_new_hazard(c, original, now) for c, original in zip(batch, originals, strict=True)]
+    session.add_all(made)
+    await session.flush()
+    filed = []
+    for checked, original, hazard in zip(batch, originals, made, strict=True):
+        filed.append(await _filed(session, checked, original, hazard, now))
+    return filed
+
+
+def _new_hazard(checked: _Checked, original: Hazard | None, now: datetime) -> Hazard:
+    draft, grid = checked.draft, checked.grid
     assert draft.category is not None
     category = categories.get(draft.category)
-    original = await _root(session, draft.same_as) if draft.same_as else None
-    if original is not None and (original.grid_id != grid.id or not original.state.is_open):
-        original = None  # closed meanwhile: file it as a report of its own
-    hazard = Hazard(
+    return Hazard(
         grid_id=grid.id,
         category=category.id,
         text=draft.text,
@@ -348,7 +451,7 @@ async def _file(
         lat=draft.lat,
         lon=draft.lon,
         photo=draft.photo,
-        reporter_id=reporter.id,
+        reporter_id=checked.submission.reporter.id,
         reporter_named=draft.named,
         urgent=draft.urgent,
         state=HazardState.DUPLICATE if original else HazardState.REPORTED,
@@ -360,8 +463,14 @@ async def _file(
         reopened_count=0,
         updated_at=now,
     )
-    session.add(hazard)
-    await session.flush()
+
+
+async def _filed(
+    session: AsyncSession, checked: _Checked, original: Hazard | None, hazard: Hazard, now: datetime
+) -> Filed:
+    """The audit row of a written report, the reporter's receipt and the cards."""
+    reporter, draft, grid = checked.submission.reporter, checked.draft, checked.grid
+    category = categories.get(hazard.category)
     audit.record(
         session,
         at=now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +91,20 @@ async def appoint(
     return person
 
 
+@dataclass(frozen=True)
+class Newcomer:
+    """Who a Telegram update says its sender is."""
+
+    telegram_id: int
+    name: str
+    username: str | None = None
+    telegram_language: str | None = None
+    grid_id: int | None = None  # the grid of the bound group they spoke in
+
+
+_BY_TELEGRAM_IDS = select(Person).where(Person.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
+
+
 async def register(
     session: AsyncSession,
     *,
@@ -100,41 +115,66 @@ async def register(
     grid_id: int | None,
     now: datetime,
 ) -> Person:
-    """Find or create the person behind a Telegram user; a newcomer joins as a resident.
+    """Find or create the person behind a Telegram user; a newcomer joins as a resident."""
+    (person,) = await register_many(
+        session, [Newcomer(telegram_id, name, username, telegram_language, grid_id)], now=now
+    )
+    return person
 
-    A resident without a grid takes the grid of the bound group they first speak in.
+
+async def register_many(session: AsyncSession, senders: list[Newcomer], *, now: datetime) -> list[Person]:
+    """Find or create the people behind several Telegram users, in one read and one write.
+
+    A resident without a grid takes the grid of the bound group they first speak in. The
+    same user twice in `senders` is one person.
     """
-    person = await by_telegram_id(session, telegram_id)
-    if person is None:
-        person = Person(
-            telegram_id=telegram_id,
-            name=name or str(telegram_id),
-            username=username,
-            telegram_language=telegram_language,
-            role=Role.RESIDENT,
-            grid_id=grid_id,
-            active=True,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(person)
+    ids = {sender.telegram_id for sender in senders}
+    if len(ids) == 1:
+        found = await session.scalars(_BY_TELEGRAM_ID, {"telegram_id": senders[0].telegram_id})
+    else:
+        found = await session.scalars(_BY_TELEGRAM_IDS, {"telegram_ids": sorted(ids)})
+    people: dict[int, Person] = {p.telegram_id: p for p in found if p.telegram_id is not None}
+    newcomers: list[Person] = []
+    for sender in senders:
+        person = people.get(sender.telegram_id)
+        if person is None:
+            person = people[sender.telegram_id] = Person(
+                telegram_id=sender.telegram_id,
+                name=sender.name or str(sender.telegram_id),
+                username=sender.username,
+                telegram_language=sender.telegram_language,
+                role=Role.RESIDENT,
+                grid_id=sender.grid_id,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+            newcomers.append(person)
+        else:
+            _refresh(person, sender, now)
+    if newcomers:
+        session.add_all(newcomers)
         await session.flush()
-        audit.record(
-            session, at=now, actor=person, entity="person", entity_id=person.id,
-            action="register", after=_state(person),
-        )
-        return person
+        for person in newcomers:
+            audit.record(
+                session, at=now, actor=person, entity="person", entity_id=person.id,
+                action="register", after=_state(person),
+            )
+    return [people[sender.telegram_id] for sender in senders]
+
+
+def _refresh(person: Person, sender: Newcomer, now: datetime) -> None:
+    """What Telegram says of a known person that may have changed since."""
     changed = False
-    for field, value in (("username", username), ("telegram_language", telegram_language)):
+    for field, value in (("username", sender.username), ("telegram_language", sender.telegram_language)):
         if value and getattr(person, field) != value:
             setattr(person, field, value)
             changed = True
-    if person.grid_id is None and grid_id is not None and person.role is Role.RESIDENT:
-        person.grid_id = grid_id
+    if person.grid_id is None and sender.grid_id is not None and person.role is Role.RESIDENT:
+        person.grid_id = sender.grid_id
         changed = True
     if changed:
         person.updated_at = now
-    return person
 
 
 async def set_language(
