@@ -15,6 +15,8 @@ from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 from bot import admin, ask, errors, hazard_cards, ledger, record, report, start, warn
 from bot.commands import publish_menu
 from bot.context import Context, hub_of, hub_of_app, identify, registered
+from bot.intake import install as install_intake
+from bot.intake import intake_of
 from hub.core import Hub
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ async def _register(update: Update, context: Context) -> None:
     hub = hub_of(context)
     if user is None or user.is_bot or user.id in registered(hub) or update.effective_message is None:
         return
+    if intake_of(context.application).busy(user.id):
+        return  # a report of theirs is being filed, and registers them with it
     async with hub.db.session() as session:
         await identify(session, hub, update)
 
@@ -68,6 +72,7 @@ def build_application(hub: Hub, *, webhook: bool = False, rate_limited: bool = T
         builder = builder.updater(None)
     app = builder.build()
     app.bot_data["hub"] = hub
+    install_intake(app, hub)
     app.add_handler(TypeHandler(Update, _count), group=-2)
     for feature in FEATURES:
         feature.register(app)

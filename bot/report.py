@@ -11,20 +11,27 @@ call to `hazards.submit`, which asks first when an open report may be the same p
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot import pending, start
 from bot.commands import Command, declare
-from bot.context import Context, Sender, hub_of, identify
+from bot.context import Context, hub_of, identify
+from bot.intake import Outcome, intake_of
 from bot.uploads import store_sent_photo
-from broadcasts import hazard_delivery
 from hub import categories, hazards
 from hub.core import Hub
 from hub.errors import HubError, NotFound
@@ -93,23 +100,16 @@ def _similar_question(hub: Hub, lang: str, similar: hazards.Similar, owner: int)
     return text, markup
 
 
-async def _file(
-    session: AsyncSession, context: Context, sender: Sender, draft: Draft, grid_id: int | None,
-    *, offer_similar: bool = True,
-) -> Reply:
-    """One call to the service in the caller's unit of work; returns the reply to send after it."""
+def _answer(context: Context, outcome: Outcome) -> Reply:
+    """The reply to a filing: the receipt, or "is this the same as #N?" with its buttons."""
     hub = hub_of(context)
-    result = await hazards.submit(
-        session, sender.person, draft, grid_id=grid_id, now=hub.now(),
-        limit_per_hour=hub.settings.report_limit_per_hour, offer_similar=offer_similar,
-    )
+    sender, result = outcome.sender, outcome.result
     user_data = _user_data(context)
     if isinstance(result, hazards.Similar):
-        user_data[pending.SAME_QUESTION] = SameQuestion(result.draft, grid_id)
+        user_data[pending.SAME_QUESTION] = SameQuestion(result.draft, outcome.grid_id)
         assert sender.person.telegram_id is not None
         return _similar_question(hub, sender.lang, result, sender.person.telegram_id)
     user_data.pop(pending.SAME_QUESTION, None)
-    await hazard_delivery.deliver(session, hub, result.notices)
     return hazards.render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
 
 
@@ -118,17 +118,18 @@ def _user_data(context: Context) -> dict[object, object]:
     return context.user_data
 
 
-async def _report_here(update: Update, context: Context, draft: Draft) -> Reply:
-    """A one-message report: in a bound group it belongs to that grid, else to the sender's."""
-    hub = hub_of(context)
+def _here(update: Update, draft: Draft) -> Draft:
+    """A one-message report: in a group it belongs to that chat's grid, and remembers the chat."""
     chat = update.effective_chat
     assert chat is not None
-    if chat.type != ChatType.PRIVATE:
-        draft = replace(draft, source_chat_id=chat.id)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        grid_id = sender.chat.grid_id if sender.chat else None
-        return await _file(session, context, sender, draft, grid_id)
+    return draft if chat.type == ChatType.PRIVATE else replace(draft, source_chat_id=chat.id)
+
+
+async def _reply_when_filed(update: Update, context: Context, filing: asyncio.Future[Outcome]) -> None:
+    message = update.effective_message
+    assert message is not None
+    reply, markup = _answer(context, await filing)
+    await message.reply_text(reply, reply_markup=markup)
 
 
 async def report_command(update: Update, context: Context) -> None:
@@ -138,8 +139,10 @@ async def report_command(update: Update, context: Context) -> None:
     parts = message.text.split(None, 1)
     text = parts[1] if len(parts) > 1 else ""
     if text.strip():
-        reply, markup = await _report_here(update, context, Draft(text=text))
-        await message.reply_text(reply, reply_markup=markup)
+        # Queued, not awaited: the next updates are read while this one waits for its unit of
+        # work, which is what lets reports from many chats share one (bot.intake).
+        filing = intake_of(context.application).enqueue(update, _here(update, Draft(text=text)))
+        context.application.create_task(_reply_when_filed(update, context, filing), update=update)
         return
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
@@ -168,7 +171,8 @@ async def photo_report(update: Update, context: Context) -> None:
     if addressee and addressee.lower() != (context.bot.username or "").lower():
         return  # a command for another bot
     photo = await store_sent_photo(hub, message)
-    reply, markup = await _report_here(update, context, Draft(text=match.group(2) or "", photo=photo))
+    draft = _here(update, Draft(text=match.group(2) or "", photo=photo))
+    reply, markup = _answer(context, await intake_of(context.application).file(update, draft))
     await message.reply_text(reply, reply_markup=markup)
 
 
@@ -180,17 +184,20 @@ async def same_answered(update: Update, context: Context) -> None:
     _, owner, answer = query.data.split(":")
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
-        if query.from_user.id != int(owner):
-            await query.answer(hub.t(sender.lang, "hazard.not_yours"), show_alert=True)
-            return
-        question = _user_data(context).pop(pending.SAME_QUESTION, None)
-        if not isinstance(question, SameQuestion):
-            await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
-            return
-        draft = question.draft
-        if answer != "new":
-            draft = replace(draft, same_as=int(answer))
-        reply, _ = await _file(session, context, sender, draft, question.grid_id, offer_similar=False)
+    if query.from_user.id != int(owner):
+        await query.answer(hub.t(sender.lang, "hazard.not_yours"), show_alert=True)
+        return
+    question = _user_data(context).pop(pending.SAME_QUESTION, None)
+    if not isinstance(question, SameQuestion):
+        await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
+        return
+    draft = question.draft
+    if answer != "new":
+        draft = replace(draft, same_as=int(answer))
+    outcome = await intake_of(context.application).file(
+        update, draft, grid=question.grid_id, offer_similar=False
+    )
+    reply, _ = _answer(context, outcome)
     await query.answer()
     await query.edit_message_text(reply)
 
@@ -359,16 +366,24 @@ async def flow_pressed(update: Update, context: Context) -> None:
         await query.answer()
         await _advance(context, chat_id, flow, Step.CONFIRM)
     else:
-        async with hub.db.session() as session:
-            sender = await identify(session, hub, update)
-            reply, markup = await _file(session, context, sender, flow.draft(), flow.grid_id)
+        outcome = await intake_of(context.application).file(update, flow.draft(), grid=flow.grid_id)
+        reply, markup = _answer(context, outcome)
         user_data.pop(pending.REPORT_FLOW, None)  # kept on a refusal, to try again or cancel
         await query.answer()
         await context.bot.send_message(chat_id, reply, reply_markup=markup)
 
 
+async def after_filing(update: Update, context: Context) -> None:
+    """Hold any update of someone whose report is still being filed until it is committed."""
+    user = update.effective_user
+    intake = intake_of(context.application)
+    if user is not None and intake.busy(user.id):
+        await intake.settled(user.id)
+
+
 def register(app: Application) -> None:
     declare(Command("report"))
+    app.add_handler(TypeHandler(Update, after_filing), group=-1)
     start.DEEP_LINKS[DEEP_LINK] = deep_link
     media = filters.PHOTO | filters.Document.ALL
     private = filters.ChatType.PRIVATE
