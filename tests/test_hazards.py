@@ -593,3 +593,51 @@ async def test_a_location_attaches_to_the_report_just_sent(hub):
     with pytest.raises(InvalidInput):
         await locate(p["r1"])
     assert (await load(hub, later.id)).lat is None
+
+
+async def submit_many(hub, submissions, **kw):
+    async with hub.db.session() as s:
+        return await hazards.submit_many(s, submissions, now=hub.now(), **kw)
+
+
+async def test_a_batch_gives_each_report_the_outcome_it_would_have_had_alone(hub):
+    """Refusals stay with their sender; a repeat within the batch is asked about the earlier one."""
+    p = await setup(hub)
+    r1, r2, w1 = p["r1"], p["r2"], p["w1"]
+    outcomes = await submit_many(hub, [
+        hazards.Submission(r1, Draft(text="3号楼楼道堆满纸箱"), None),
+        hazards.Submission(r2, Draft(text="🔥🔥🔥"), None),  # nothing to go on
+        hazards.Submission(r2, Draft(text="3号楼的楼道里堆了好多纸箱"), None),  # repeats the first
+        hazards.Submission(w1, Draft(text="5号楼配电间私拉电线", urgent=True), None),
+        hazards.Submission(p["other"], Draft(text="x" * 5000), None),  # too long
+        hazards.Submission(r1, Draft(text="3号楼的楼道里堆了好多纸箱"), None, offer_similar=False),
+    ])
+    first, emoji, repeat, urgent, too_long, separate = outcomes
+    assert isinstance(first, hazards.Filed) and isinstance(urgent, hazards.Filed)
+    assert isinstance(separate, hazards.Filed)
+    assert isinstance(emoji, InvalidInput) and isinstance(too_long, InvalidInput)
+    # Asked once the earlier ones are written: about the first, and the one filed regardless.
+    assert isinstance(repeat, hazards.Similar)
+    assert {h.id for h in repeat.candidates} == {first.hazard.id, separate.hazard.id}
+    assert urgent.hazard.urgent and urgent.hazard.reporter_id == w1.id
+    assert first.notices and first.receipt.telegram_id == r1.telegram_id
+    async with hub.db.session() as s:
+        filed = list(await s.scalars(select(Hazard).order_by(Hazard.id)))
+        trail = [await actions(hub, h.id) for h in filed]
+    assert [h.text for h in filed] == ["3号楼楼道堆满纸箱", "5号楼配电间私拉电线", "3号楼的楼道里堆了好多纸箱"]
+    assert trail == [["report"]] * 3  # one audit row each, nothing for the refused
+
+
+async def test_a_batch_counts_its_own_reports_against_the_rate_limit(hub):
+    p = await setup(hub)
+    texts = ["1号楼楼道堆满纸箱", "2号楼消防通道被锁", "3号楼灭火器过期了", "4号楼有人给电动车充电"]
+    outcomes = await submit_many(
+        hub, [hazards.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
+    )
+    assert [type(o).__name__ for o in outcomes] == ["Filed", "Filed", "RateLimited", "RateLimited"]
+    async with hub.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Hazard)) == 2
+    workers = await submit_many(  # workers and staff inspect freely
+        hub, [hazards.Submission(p["w1"], Draft(text=t), None, offer_similar=False) for t in texts], limit_per_hour=2
+    )
+    assert [type(o).__name__ for o in workers] == ["Filed"] * 4

@@ -62,3 +62,26 @@ async def test_passwords_are_hashed_and_checked(hub):
             await people.set_password(s, 9, "short", actor="t", now=hub.now())
         with pytest.raises(InvalidInput):
             await people.set_password(s, 8, "residents have none", actor="t", now=hub.now())
+
+
+async def test_registering_several_senders_at_once_reads_once_and_makes_each_person_once(hub):
+    """The intake registers a whole batch of senders: a known one, a newcomer twice, another."""
+    await tree(hub)
+    known = await appoint(hub, 5, Role.WORKER, "T1")
+    senders = [
+        people.Newcomer(88, "新人", "new", "en", grid_id=3),
+        people.Newcomer(5, "p5", "worker5"),
+        people.Newcomer(88, "新人", "new", "en", grid_id=5),
+        people.Newcomer(89, "", None, None),
+    ]
+    async with hub.db.session() as s:
+        found = await people.register_many(s, senders, now=hub.now())
+        history = await audit.history(s, "person", found[0].id)
+    assert [p.telegram_id for p in found] == [88, 5, 88, 89]
+    assert found[0] is found[2] and found[0].grid_id == 3 and found[0].role is Role.RESIDENT
+    assert found[1].id == known.id and found[1].role is Role.WORKER and found[1].username == "worker5"
+    assert found[3].name == "89"  # no name from Telegram: the id stands in
+    assert [h.action for h in history] == ["register"]
+    async with hub.db.session() as s:
+        again = await people.register_many(s, [people.Newcomer(89, "x"), people.Newcomer(88, "y")], now=hub.now())
+    assert [p.id for p in again] == [found[3].id, found[0].id]
