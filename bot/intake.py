@@ -8,9 +8,14 @@ the reports that arrive while a unit of work is running and files them all in th
 ticket number — still goes out only after the report is committed.
 
 A report's sender stays in order: any later update of theirs waits until the report is
-committed (`settled`), so a location sent right after a report finds it. If a unit of work
-fails as a whole, its reports are filed again one by one, so one bad report cannot sink the
-reports of other people that happened to share its moment.
+committed (`settled`), so a location sent right after a report finds it. Updates are handled
+one at a time, so while one waits nobody else's is read: that wait is one unit of work long.
+Only one-message text reports are queued without waiting (bot.report); a photo report, a
+guided report's confirmation and an answer to "is this the same as #N?" wait for their own
+filing, and share a unit of work only with what was already queued.
+
+If a unit of work fails as a whole, its reports are filed again one by one, so one bad
+report cannot sink the reports of other people that happened to share its moment.
 """
 
 from __future__ import annotations
@@ -123,8 +128,9 @@ class Intake:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 await self._file_batch(batch)
-            except BaseException:  # cancelled mid-batch: nobody may wait for these forever
-                for item in batch:
+            except BaseException:  # cancelled: nobody may wait forever for what is left
+                left, self._queue = [*batch, *self._queue], []
+                for item in left:
                     self._finish(item, RuntimeError("the intake stopped before this report was filed"))
                 raise
 

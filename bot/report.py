@@ -39,6 +39,7 @@ from hub.hazards import Draft
 from hub.models import Grid
 
 DEEP_LINK = "report_"  # t.me/<bot>?start=report_<grid id>
+OPEN_QUESTIONS = 5  # "is this the same as #N?" questions kept open per person; older ones expire
 CAPTION_RE = re.compile(r"^/report(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 Reply = tuple[str, InlineKeyboardMarkup | None]
 
@@ -89,27 +90,40 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 # --- filing --------------------------------------------------------------------------------
 
 
-def _similar_question(hub: Hub, lang: str, similar: hazards.Similar, owner: int) -> Reply:
-    """Ask about the likeliest candidate; the owner's id in the buttons keeps others out."""
+def _similar_question(hub: Hub, lang: str, similar: hazards.Similar, owner: int, number: int) -> Reply:
+    """Ask about the likeliest candidate: rs:<owner>:<question>:<ticket>|new.
+
+    The owner's id keeps others out; the question's number ties the answer to the report it
+    was asked about, when the same person has several questions open.
+    """
     best, params = similar.candidates[0], similar.params[0]
     text = hazards.render(hub.texts, lang, "hazard.similar", params, hub.tz)
     markup = InlineKeyboardMarkup([
-        [_button(hub.t(lang, "hazard.similar_yes"), f"rs:{owner}:{best.id}")],
-        [_button(hub.t(lang, "hazard.similar_no"), f"rs:{owner}:new")],
+        [_button(hub.t(lang, "hazard.similar_yes"), f"rs:{owner}:{number}:{best.id}")],
+        [_button(hub.t(lang, "hazard.similar_no"), f"rs:{owner}:{number}:new")],
     ])
     return text, markup
+
+
+def _questions(context: Context) -> dict[int, SameQuestion]:
+    """The person's open "is this the same as #N?" questions, by number."""
+    questions = _user_data(context).setdefault(pending.SAME_QUESTION, {})
+    assert isinstance(questions, dict)
+    return questions
 
 
 def _answer(context: Context, outcome: Outcome) -> Reply:
     """The reply to a filing: the receipt, or "is this the same as #N?" with its buttons."""
     hub = hub_of(context)
     sender, result = outcome.sender, outcome.result
-    user_data = _user_data(context)
     if isinstance(result, hazards.Similar):
-        user_data[pending.SAME_QUESTION] = SameQuestion(result.draft, outcome.grid_id)
+        questions = _questions(context)
+        number = max(questions, default=0) + 1
+        questions[number] = SameQuestion(result.draft, outcome.grid_id)
+        for old in sorted(questions)[:-OPEN_QUESTIONS]:
+            del questions[old]
         assert sender.person.telegram_id is not None
-        return _similar_question(hub, sender.lang, result, sender.person.telegram_id)
-    user_data.pop(pending.SAME_QUESTION, None)
+        return _similar_question(hub, sender.lang, result, sender.person.telegram_id, number)
     return hazards.render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
 
 
@@ -177,18 +191,18 @@ async def photo_report(update: Update, context: Context) -> None:
 
 
 async def same_answered(update: Update, context: Context) -> None:
-    """rs:<owner>:<ticket>|new — the reporter's answer to "is this the same as #N?"."""
+    """rs:<owner>:<question>:<ticket>|new — the reporter's answer to "is this the same as #N?"."""
     hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
-    _, owner, answer = query.data.split(":")
+    _, owner, number, answer = query.data.split(":")
     async with hub.db.session() as session:
         sender = await identify(session, hub, update)
     if query.from_user.id != int(owner):
         await query.answer(hub.t(sender.lang, "hazard.not_yours"), show_alert=True)
         return
-    question = _user_data(context).pop(pending.SAME_QUESTION, None)
-    if not isinstance(question, SameQuestion):
+    question = _questions(context).pop(int(number), None)
+    if question is None:
         await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
         return
     draft = question.draft
@@ -396,4 +410,4 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(private & media & flow, flow_media))
     app.add_handler(MessageHandler(filters.LOCATION, location_sent))
     app.add_handler(CallbackQueryHandler(flow_pressed, pattern=r"^rf:"))
-    app.add_handler(CallbackQueryHandler(same_answered, pattern=r"^rs:\d+:(\d+|new)$"))
+    app.add_handler(CallbackQueryHandler(same_answered, pattern=r"^rs:\d+:\d+:(\d+|new)$"))

@@ -235,14 +235,19 @@ async def _recent_counts(session: AsyncSession, reporter_ids: set[int], now: dat
 
 
 async def _rate_limited(
-    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int
+    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int, unwritten: int
 ) -> RateLimited:
-    """The refusal for a reporter at the limit, saying when to retry."""
-    oldest_counted = await session.scalar(
+    """The refusal for a reporter at the limit, saying when to retry.
+
+    `unwritten` of their counted reports are accepted in this round but not yet written; they
+    are the newest, made `now`.
+    """
+    skip = limit_per_hour - 1 - unwritten
+    oldest_counted = None if skip < 0 else await session.scalar(
         select(Hazard.reported_at)
         .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
         .order_by(Hazard.reported_at.desc())
-        .offset(limit_per_hour - 1)
+        .offset(skip)
         .limit(1)
     )
     free_at = (oldest_counted or now) + RATE_WINDOW
@@ -388,11 +393,9 @@ async def _round(
             later.append((i, checked))
             continue
         if reporter.id in limited:
-            recent = counts.get(reporter.id, 0) + sum(
-                1 for _, a in accepted if a.submission.reporter.id == reporter.id
-            )
-            if recent >= limit_per_hour:
-                outcomes[i] = await _rate_limited(session, reporter, now, limit_per_hour)
+            unwritten = sum(1 for _, a in accepted if a.submission.reporter.id == reporter.id)
+            if counts.get(reporter.id, 0) + unwritten >= limit_per_hour:
+                outcomes[i] = await _rate_limited(session, reporter, now, limit_per_hour, unwritten)
                 continue
         if checked.asks:
             ids = pick(rows[grid.id], category=draft.category, text=draft.text, lat=draft.lat,

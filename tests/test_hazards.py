@@ -641,3 +641,21 @@ async def test_a_batch_counts_its_own_reports_against_the_rate_limit(hub):
         hub, [hazards.Submission(p["w1"], Draft(text=t), None, offer_similar=False) for t in texts], limit_per_hour=2
     )
     assert [type(o).__name__ for o in workers] == ["Filed"] * 4
+
+
+async def test_a_refusal_in_a_batch_says_when_to_retry_as_it_would_alone(hub):
+    """The minutes count the reports accepted earlier in the same batch, not only those written."""
+    p = await setup(hub)
+    await file(hub, p["r1"], "1号楼楼道堆满纸箱")
+    hub.clock.advance(timedelta(minutes=30))
+    texts = ["2号楼消防通道被锁", "3号楼灭火器过期了"]
+    _, refused = await submit_many(
+        hub, [hazards.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
+    )
+    assert isinstance(refused, RateLimited) and refused.params == {"limit": 2, "minutes": 30}
+    _, _, refused = await submit_many(
+        hub,
+        [hazards.Submission(p["r2"], Draft(text=t), None, offer_similar=False) for t in [*texts, "4号楼天台"]],
+        limit_per_hour=2,
+    )
+    assert isinstance(refused, RateLimited) and refused.params == {"limit": 2, "minutes": 60}

@@ -197,19 +197,19 @@ async def test_a_similar_report_is_offered_as_the_same_problem(bot, bot_hub, tel
     await say(telegram, group, first, "/report 3号楼楼道堆满纸箱")
     question = await say(telegram, group, second, "/report 3号楼的楼道里堆了好多纸箱")
     assert "#1" in question.params["text"]
-    assert buttons(question) == ["rs:6002:1", "rs:6002:new"]
+    assert buttons(question) == ["rs:6002:1:1", "rs:6002:1:new"]
     assert await count(bot_hub) == 1  # nothing filed while the question is open
 
-    answer = await press(telegram, group, first, question.result["message_id"], "rs:6002:1")
+    answer = await press(telegram, group, first, question.result["message_id"], "rs:6002:1:1")
     assert answer["show_alert"] and "正在上报的人" in answer["text"]
     mark = len(telegram.calls)
-    await press(telegram, group, second, question.result["message_id"], "rs:6002:1")
+    await press(telegram, group, second, question.result["message_id"], "rs:6002:1:1")
     edited = await telegram.wait_for("editMessageText", lambda c: c.chat_id == -1001, since=mark)
     assert "与 #1 是同一个问题" in edited[0].params["text"]
     duplicate = await load(bot_hub, 2)
     assert duplicate.state is HazardState.DUPLICATE and duplicate.duplicate_of_id == 1
     # pressing again finds nothing pending
-    answer = await press(telegram, group, second, question.result["message_id"], "rs:6002:new")
+    answer = await press(telegram, group, second, question.result["message_id"], "rs:6002:1:new")
     assert "过期" in answer["text"] and await count(bot_hub) == 2
 
 
@@ -354,3 +354,29 @@ async def test_a_button_for_a_hazard_that_no_longer_exists(bot, bot_hub, telegra
     answer = await press(telegram, group, telegram.user(5001, "王芳"), card.result["message_id"], "hz:1:accept")
     assert answer["show_alert"] and "没有编号为 #1 的隐患" in answer["text"]
     assert await count(bot_hub) == 0
+
+
+async def test_each_same_question_answers_for_its_own_report(bot, bot_hub, telegram):
+    """Two questions open at once: the answer to the first files the first report, not the later."""
+    await seed(bot_hub)
+    group = telegram.group(-1001)
+    first, second = telegram.user(6001, "张阿姨"), telegram.user(6002, "刘叔")
+    await say(telegram, group, first, "/report 3号楼楼道堆满纸箱")
+    await say(telegram, group, first, "/report 9号楼电梯困人")
+    boxes = await say(telegram, group, second, "/report 3号楼的楼道里堆了好多纸箱")
+    lift = await say(telegram, group, second, "/report 9号楼的电梯里困人了")
+    assert buttons(boxes) == ["rs:6002:1:1", "rs:6002:1:new"]
+    assert buttons(lift) == ["rs:6002:2:2", "rs:6002:2:new"]
+    await say(telegram, group, second, "/report 12号楼门口河边护栏断了")  # a receipt closes no question
+
+    mark = len(telegram.calls)
+    await press(telegram, group, second, boxes.result["message_id"], "rs:6002:1:1")
+    await telegram.wait_for("editMessageText", lambda c: c.chat_id == -1001, since=mark)
+    mark = len(telegram.calls)
+    await press(telegram, group, second, lift.result["message_id"], "rs:6002:2:new")
+    await telegram.wait_for("editMessageText", lambda c: c.chat_id == -1001, since=mark)
+    async with bot_hub.db.session() as s:
+        filed = {h.text: h for h in await s.scalars(select(Hazard))}
+    assert filed["3号楼的楼道里堆了好多纸箱"].duplicate_of_id == 1
+    assert filed["9号楼的电梯里困人了"].duplicate_of_id is None
+    assert filed["9号楼的电梯里困人了"].state is HazardState.REPORTED
