@@ -9,6 +9,10 @@ reply (the ticket number, or "is this the same as #N?"), both on its clock. The 
 a bare PTB Application that echoes each message back, against a fresh fake process of its
 own, driven the same way.
 
+The reports go through the bot's intake (bot/intake.py), which files those that arrive
+together in one unit of work; `--concurrency` sets how many residents wait for a reply at
+once, and so how many reports can share one.
+
 Both bots run without PTB's rate limiter: against a fake server Telegram's limits (30
 messages/s, 20 a minute per group) would be all one measured. Cards queue in the outbox;
 its sender is not running, as delivery is not intake.

@@ -27,7 +27,7 @@ class Awaiting(filters.MessageFilter):
 
 # user_data keys, one per thing the bot may be waiting for
 REPORT_FLOW = "report_flow"  # the next step of a guided /report (bot.report.Flow)
-SAME_QUESTION = "report_same"  # a checked draft waiting for "is this the same as #N?"
+SAME_QUESTION = "report_same"  # open "is this the same as #N?" questions: number -> bot.report.SameQuestion
 EVIDENCE_PHOTO = "hazard_evidence"  # a worker pressed "fixed": the hazard id awaiting a photo
 ORIGINAL_NUMBER = "hazard_original"  # a worker pressed "dup": the hazard id awaiting a number
 WORKER_WAITS = (EVIDENCE_PHOTO, ORIGINAL_NUMBER)
