@@ -5,8 +5,9 @@ One message — `/report <text>`, or a photo with `/report …` as its caption �
 once and the reporter gets the ticket number in reply. A bare `/report` starts the guided
 flow: category, the category's "is anyone in danger right now?", description, photo, place,
 whether to be named, confirm. In a group the flow moves to a private chat through a deep
-link, because answering there would show the neighbours who reported. Every filing is one
-call to `hazards.submit`, which asks first when an open report may be the same problem.
+link, because answering there would show the neighbours who reported. Every filing goes
+through the intake (bot.intake) to `hazards.submit_many`, which asks first when an open
+report may be the same problem.
 """
 
 from __future__ import annotations

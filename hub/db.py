@@ -60,10 +60,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-Outcome = tuple[Any, int | None, int, list[Any]]  # description, lastrowid, rowcount, rows
+_Fetched = tuple[Any, int | None, int, list[Any]]  # description, lastrowid, rowcount, rows
 
 
-def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> Outcome:
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Fetched:
     """A statement and its rows, in the connection's thread."""
     cursor = conn.cursor()
     try:
@@ -95,8 +95,8 @@ class _FetchedCursor:
 
     async def _trip(self, sql: str, parameters: Any, many: bool) -> _FetchedCursor:
         connection = self._connection
-        outcome: Outcome = await connection._execute(_run, connection._conn, sql, parameters, many)
-        self.description, self.lastrowid, self.rowcount, self._rows = outcome
+        fetched: _Fetched = await connection._execute(_run, connection._conn, sql, parameters, many)
+        self.description, self.lastrowid, self.rowcount, self._rows = fetched
         return self
 
     async def execute(self, sql: str, parameters: Any = None) -> _FetchedCursor:

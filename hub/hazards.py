@@ -355,8 +355,8 @@ async def submit_many(
     the others go on. Reports are taken in order: one that may repeat another of the same batch
     waits for a later round, after the earlier is written, so it is asked "is this the same as
     #N?" about it just as if it had come a moment later. Each round reads the rate counts and
-    the candidates of all its reports in two statements and writes all its reports together,
-    which is what lets a busy hour's reports cost less than one unit of work each.
+    the candidates of all its reports in two statements and writes all its reports in one
+    flush, which is what lets a busy hour's reports cost less than one unit of work each.
     """
     outcomes: list[Filed | Similar | HubError | None] = [None] * len(submissions)
     waiting: list[tuple[int, _Checked]] = []
@@ -424,7 +424,11 @@ def _repeats_accepted(checked: _Checked, accepted: list[tuple[int, _Checked]]) -
 
 
 async def _file(session: AsyncSession, batch: list[_Checked], now: datetime) -> list[Filed]:
-    """Write checked drafts: the hazards in one statement, then their audit rows, receipts and cards."""
+    """Write checked drafts: the hazards in one flush, then their audit rows, receipts and cards.
+
+    The flush is one INSERT on PostgreSQL; on SQLite, which cannot return new ids in the order
+    given, the ORM sends one per report.
+    """
     if not batch:
         return []
     originals: list[Hazard | None] = []

@@ -123,7 +123,7 @@ async def register(
 
 
 async def register_many(session: AsyncSession, senders: list[Newcomer], *, now: datetime) -> list[Person]:
-    """Find or create the people behind several Telegram users, in one read and one write.
+    """Find or create the people behind several Telegram users, in one read and one flush.
 
     A resident without a grid takes the grid of the bound group they first speak in. The
     same user twice in `senders` is one person.
