@@ -32,7 +32,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev
-	@for b in qa_eval report_intake audio_render fanout; do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
+	@for b in qa_eval report_intake intake_cost audio_render fanout; do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 demo: $(VENV)/.runtime
 	$(BIN)/gridcast demo
