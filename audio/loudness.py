@@ -10,13 +10,18 @@ from __future__ import annotations
 import math
 import warnings
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyloudnorm
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
 
 from audio.segment import Segment
+
+if TYPE_CHECKING:
+    import pyloudnorm
+
+# pyloudnorm and scipy are imported where they are used: together they take longer to import
+# than the rest of the bot, which loads this module for recordings but measures audio only
+# when a recording or a render arrives.
 
 OVERSAMPLE = 4
 _BLOCK = 4096
@@ -29,6 +34,8 @@ _LIMITER_HOLD_S = 0.008
 
 @cache
 def _meter(rate: int) -> pyloudnorm.Meter:
+    import pyloudnorm
+
     return pyloudnorm.Meter(rate)
 
 
@@ -55,6 +62,8 @@ def _oversampled_peaks(samples: np.ndarray, starts: np.ndarray) -> np.ndarray:
     The chosen blocks are interpolated together as rows of one array: a single vectorised
     resample_poly call instead of a Python loop over blocks.
     """
+    from scipy.signal import resample_poly
+
     padded = np.zeros(len(samples) + 2 * _PAD + _BLOCK, dtype=np.float32)
     padded[_PAD : _PAD + len(samples)] = samples
     index = starts[:, None] + np.arange(_BLOCK + 2 * _PAD)[None, :]
@@ -107,6 +116,8 @@ def _limiter_gain(envelope: np.ndarray, ceiling: float, rate: int) -> np.ndarray
     """
     if len(envelope) == 0 or envelope.max() <= ceiling:
         return None
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
     need = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12)).astype(np.float32)
     hold = max(1, round(rate * _LIMITER_HOLD_S))
     gain = minimum_filter1d(need, size=2 * hold + 1, mode="nearest")

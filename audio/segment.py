@@ -13,7 +13,6 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 # RMS windows for silence decisions: short enough to find the edge of a syllable.
 WINDOW_S = 0.010
@@ -41,6 +40,10 @@ class Segment:
     def resampled(self, rate: int) -> Segment:
         if rate == self.rate:
             return self
+        # Imported here: scipy.signal takes longer to import than the bot takes to start
+        # otherwise, and only a render resamples.
+        from scipy.signal import resample_poly
+
         common = gcd(rate, self.rate)
         out = resample_poly(self.samples, rate // common, self.rate // common)
         return Segment(out.astype(np.float32), rate)

@@ -17,9 +17,6 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -240,6 +237,12 @@ def export_xlsx(
     texts: Texts | None = None,
 ) -> bytes:
     """One sheet: bold frozen header row, real date cells in the hub's time zone, sized columns."""
+    # Imported here: every process that can show the ledger would otherwise pay for openpyxl
+    # at start, and only an export writes a workbook.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     texts = texts or _default_texts()
     names = headers(lang, texts)
     book = Workbook()

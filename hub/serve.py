@@ -62,8 +62,10 @@ async def serve(
                 feed = webhook_transport.WebhookFeed(bot_app)
             from bot.delivery import run_sender
 
-            await transport.start(bot_app)
+            # Delivery first: what a crash left in the outbox goes out while the bot starts
+            # (the knowledge base takes seconds to load), not after.
             tasks.append(asyncio.create_task(run_sender(hub, stop), name="outbox"))
+            await transport.start(bot_app)
             hub.metrics.up.labels(role="bot").set(1)
             log.info("bot started (%s)", "webhook" if use_webhook else "polling")
         if "web" in roles or feed is not None:
