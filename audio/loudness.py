@@ -19,9 +19,9 @@ from audio.segment import Segment
 if TYPE_CHECKING:
     import pyloudnorm
 
-# pyloudnorm and scipy are imported where they are used: together they take longer to import
-# than the rest of the bot, which loads this module for recordings but measures audio only
-# when a recording or a render arrives.
+# pyloudnorm and scipy are imported where they are used: they take nearly as long to import as
+# all the rest of the bot, which loads this module for recordings but measures audio only when
+# a recording or a render arrives.
 
 OVERSAMPLE = 4
 _BLOCK = 4096

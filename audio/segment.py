@@ -40,8 +40,8 @@ class Segment:
     def resampled(self, rate: int) -> Segment:
         if rate == self.rate:
             return self
-        # Imported here: scipy.signal takes longer to import than the bot takes to start
-        # otherwise, and only a render resamples.
+        # Imported here: scipy.signal is seconds of every process's start, and only audio
+        # being decoded or rendered is resampled.
         from scipy.signal import resample_poly
 
         common = gcd(rate, self.rate)
