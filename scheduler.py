@@ -16,8 +16,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from broadcasts import hazard_delivery
-from hub import hazards, heartbeats
+from hazards import delivery as hazard_delivery
+from hazards import service as hazards
+from hub import heartbeats
 from hub.core import Hub
 from hub.leader import Leadership
 
@@ -48,7 +49,7 @@ async def hazard_followup(hub: Hub) -> None:
 
 async def poll_cap_feeds(hub: Hub) -> None:
     """Read the configured CAP sources; each is polled no sooner than its interval allows."""
-    from broadcasts.cap_feeds import poll_all
+    from broadcasts.warnings.feeds import poll_all
 
     await poll_all(hub)
 

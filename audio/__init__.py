@@ -1,4 +1,4 @@
-"""gridcast audio: speech, dialect recordings and loudspeaker clips (domain code, no I/O framework).
+"""Clip making: speech engines, dialect recordings, assembly, loudness, cache (imports `hub` only).
 
 Where things are, for the transports and the scheduler:
 - audio.settings.AudioSettings: what shapes the sound; `for_data_dir(data_dir, tts_engine)`.

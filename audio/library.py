@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audio.assembly import RenderedClip, render_script
-from audio.recording_models import Recording, RecordingRequest, RecordingSource, RequestStatus
+from audio.models import Recording, RecordingRequest, RecordingSource, RequestStatus
 from audio.recordings import RecordingRejected, keep_recording
 from audio.scripts import Dialect, Script, load_dialects, load_scripts
 from audio.settings import AudioSettings

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fake serv
 
 from bench.fake_server import FakeServerProcess
 from bot.delivery import OutboxSender, configured_limiter, sender_bots
-from broadcasts import outbox, warnings
-from hub import migrate
+from broadcasts.warnings import lifecycle as warnings
+from hub import migrate, outbox
 from hub.core import Hub
 from hub.db import Database
 from hub.settings import load_settings

@@ -41,14 +41,15 @@ from telegram import Update  # noqa: E402
 from bench.report_intake import RESIDENTS, TOKEN, seed_hub, workload  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.intake import Intake, intake_of  # noqa: E402
-from broadcasts.hazard_delivery import REF_TYPE  # noqa: E402
-from broadcasts.outbox import OutboxMessage, Status  # noqa: E402
-from hub import bindings, categories  # noqa: E402
+from hazards import categories  # noqa: E402
+from hazards.delivery import REF_TYPE  # noqa: E402
+from hazards.duplicates import candidates, pick  # noqa: E402
+from hazards.models import AUDIT_ENTITY, Hazard, HazardState  # noqa: E402
+from hazards.service import RATE_WINDOW, Draft, check_draft, deadline_for  # noqa: E402
+from hub import bindings  # noqa: E402
 from hub.core import Hub  # noqa: E402
-from hub.hazard_models import AUDIT_ENTITY, Hazard, HazardState  # noqa: E402
-from hub.hazard_similarity import candidates, pick  # noqa: E402
-from hub.hazards import RATE_WINDOW, Draft, check_draft, deadline_for  # noqa: E402
 from hub.models import AuditEntry, Person  # noqa: E402
+from hub.outbox import OutboxMessage, Status  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 

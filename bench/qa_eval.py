@@ -29,8 +29,8 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import knowledge  # noqa: E402
-from hub.knowledge import Entry, KnowledgeBase  # noqa: E402
+from knowledge import base as knowledge  # noqa: E402
+from knowledge.base import Entry, KnowledgeBase  # noqa: E402
 
 DEV_SET = ROOT / "tests" / "data" / "qa_dev.yaml"
 SYNTHETIC_SIZE = 2000

@@ -47,9 +47,9 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 from bench.fake_server import FakeServerProcess  # noqa: E402
 from bot import polling  # noqa: E402
 from bot.app import build_application  # noqa: E402
+from hazards.models import Hazard  # noqa: E402
 from hub import grids, people  # noqa: E402
 from hub.core import Hub  # noqa: E402
-from hub.hazard_models import Hazard  # noqa: E402
 from hub.models import Role  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
 from tests.fakes.bot_api import Call, FakeBotAPI  # noqa: E402

@@ -14,11 +14,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.commands import Command, declare
 from bot.context import Context, hub_of, hub_of_app, identify
-from broadcasts import notify
-from hub import questions
+from hub import notify
 from hub.core import Hub
-from hub.knowledge import Answer, KnowledgeBase
 from hub.models import Role
+from knowledge import questions
+from knowledge.base import Answer, KnowledgeBase
 
 MAX_QUESTION = 500
 

@@ -23,7 +23,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from broadcasts import outbox
+from hub import outbox
 from hub.core import Hub
 from hub.heartbeats import INSTANCE
 

@@ -19,10 +19,10 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot import pending
 from bot.context import Context, hub_of, identify
 from bot.uploads import store_sent_photo
-from broadcasts import hazard_delivery
-from hub import hazards
+from hazards import delivery as hazard_delivery
+from hazards import service as hazards
+from hazards.service import Action, Notice, NoticeKind
 from hub.core import Hub
-from hub.hazards import Action, Notice, NoticeKind
 
 log = logging.getLogger(__name__)
 

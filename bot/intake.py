@@ -30,11 +30,11 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.context import Sender, identify_many
-from broadcasts import hazard_delivery
-from hub import hazards
+from hazards import delivery as hazard_delivery
+from hazards import service as hazards
+from hazards.service import Draft, Filed, Similar, Submission
 from hub.core import Hub
 from hub.errors import HubError
-from hub.hazards import Draft, Filed, Similar, Submission
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,9 @@ from telegram.ext import Application, CommandHandler
 
 from bot.commands import Command, declare
 from bot.context import Context, hub_of, identify
-from hub import bindings, hazards, ledger
+from hazards import ledger
+from hazards import service as hazards
+from hub import bindings
 from hub.models import ChatKind, Role
 
 LEDGER_LINES = 30

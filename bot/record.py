@@ -20,7 +20,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from audio import library
-from audio.recording_models import RecordingSource
+from audio.models import RecordingSource
 from audio.scripts import Dialect
 from bot.commands import Command, declare
 from bot.context import Context, Sender, hub_of, hub_of_app, identify

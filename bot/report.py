@@ -33,10 +33,11 @@ from bot.commands import Command, declare
 from bot.context import Context, hub_of, identify
 from bot.intake import Outcome, intake_of
 from bot.uploads import store_sent_photo
-from hub import categories, hazards
+from hazards import categories
+from hazards import service as hazards
+from hazards.service import Draft
 from hub.core import Hub
 from hub.errors import HubError, NotFound
-from hub.hazards import Draft
 from hub.models import Grid
 
 DEEP_LINK = "report_"  # t.me/<bot>?start=report_<grid id>

@@ -1,4 +1,4 @@
-"""A photo a person sent, fetched from Telegram and stored through hub.photos.
+"""A photo a person sent, fetched from Telegram and stored through hazards.photos.
 
 Photos come as photos or as files (phones send big or uncompressed pictures as documents).
 The size is checked from what Telegram announces before a byte is downloaded; whether the
@@ -11,7 +11,7 @@ import asyncio
 
 from telegram import Message
 
-from hub import photos
+from hazards import photos
 from hub.core import Hub
 
 

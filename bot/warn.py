@@ -1,7 +1,7 @@
 """/warn: a worker writes a warning, checks the preview, sends it — or edits or drops it.
 
 The preview's buttons are `wn:<id>:send|edit|cancel`; after sending, `wn:<id>:report` shows
-the delivery report. Every press is one call into broadcasts.warnings, which decides who
+the delivery report. Every press is one call into broadcasts.warnings.lifecycle, which decides who
 may do it, so a stranger's press or a replayed one changes nothing.
 """
 
@@ -12,9 +12,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.commands import Command, declare
 from bot.context import Context, hub_of, identify
-from broadcasts import warnings
-from broadcasts.cap_ingest import preview_buttons
-from broadcasts.warning_models import MsgType
+from broadcasts.warnings import lifecycle as warnings
+from broadcasts.warnings.ingest import preview_buttons
+from broadcasts.warnings.models import MsgType
 from hub.core import Hub
 from hub.models import Role
 

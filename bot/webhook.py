@@ -14,7 +14,6 @@ from telegram.ext import Application
 from bot.app import prepare
 from bot.context import hub_of_app
 
-WEBHOOK_PATH = "/telegram/webhook"
 _SEEN_LIMIT = 10_000
 
 

@@ -25,14 +25,14 @@ from telegram.ext import Application
 from bot import polling
 from bot.app import build_application
 from bot.delivery import run_sender
+from cli.main import main
 from hub import migrate
-from hub.cli import main
 from hub.clock import FakeClock
 from hub.core import Hub
 from hub.db import Database
-from hub.knowledge import KnowledgeBase
-from hub.questions import KNOWLEDGE
 from hub.settings import Settings, load_settings
+from knowledge.base import KnowledgeBase
+from knowledge.questions import KNOWLEDGE
 from tests.fakes.bot_api import FakeBotAPI
 from web.app import build_web_app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broadcasts import warnings
+from broadcasts.warnings import lifecycle as warnings
 from hub import grids, people
 from hub.core import Hub
 from hub.models import Chat, Role

@@ -3,9 +3,9 @@
 import pytest
 
 from hub import grids, people
-from hub.knowledge import KnowledgeBase
 from hub.models import Role
-from hub.questions import KNOWLEDGE
+from knowledge.base import KnowledgeBase
+from knowledge.questions import KNOWLEDGE
 from tests.test_bot_start import seed
 
 

@@ -9,7 +9,7 @@ from audio import tts
 from audio.library import Catalogue
 from audio.scripts import DialectText, Script, load_dialects
 from audio.settings import AudioSettings
-from hub.cli import main
+from cli.main import main
 from tests.audio_measure import RATE, VOICE_LIKE, active_fraction, decode, ebur128, make_audio
 
 TARGET_LUFS = -16.0

@@ -3,8 +3,7 @@
 import pytest
 from sqlalchemy import update
 
-from broadcasts import outbox
-from hub import bindings, grids
+from hub import bindings, grids, outbox
 from hub.models import Chat, ChatKind, Role
 from tests.test_grids import appoint, bind, tree
 

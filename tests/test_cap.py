@@ -9,8 +9,11 @@ from aiohttp import web
 from lxml import etree
 from sqlalchemy import select
 
-from broadcasts import cap, cap_feeds, outbox, warnings
-from broadcasts.warning_models import Level, MsgType, Warning, WarningStatus
+from broadcasts.warnings import cap
+from broadcasts.warnings import feeds as cap_feeds
+from broadcasts.warnings import lifecycle as warnings
+from broadcasts.warnings.models import Level, MsgType, Warning, WarningStatus
+from hub import outbox
 from hub.core import Hub
 from hub.errors import PermissionDenied
 from tests.test_warnings import district

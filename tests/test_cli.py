@@ -2,7 +2,7 @@
 
 import json
 
-from hub.cli import main
+from cli.main import main
 
 
 def test_grids_and_people_round_trip(cli, capsys):

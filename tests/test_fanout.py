@@ -10,7 +10,8 @@ import time
 from datetime import timedelta
 
 from bot.delivery import Limiter, OutboxSender, sender_bots
-from broadcasts import outbox, warnings
+from broadcasts.warnings import lifecycle as warnings
+from hub import outbox
 from hub.core import Hub
 from tests.conftest import TOKEN, make_settings
 from tests.fanout import deliveries, seed_area
@@ -68,7 +69,7 @@ def _start_bot(tmp_path, database_url, api_url, concurrency):
         "GRIDCAST_OUTBOX_LEASE_SECONDS": "2",
     }
     log = open(tmp_path / "bot.log", "ab")  # noqa: SIM115 - the child process writes it
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "bot"], env=env, cwd=tmp_path,
+    return subprocess.Popen([sys.executable, "-m", "cli", "bot"], env=env, cwd=tmp_path,
                             stdout=log, stderr=subprocess.STDOUT)
 
 

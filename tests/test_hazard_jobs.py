@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 import scheduler
-from broadcasts.outbox import OutboxMessage
+from hub.outbox import OutboxMessage
 from tests.test_hazards import act, file, setup
 
 

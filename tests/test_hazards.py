@@ -8,10 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from hub import audit, categories, hazards
+from hazards import categories
+from hazards import service as hazards
+from hazards.models import Hazard, HazardAlert, HazardState
+from hazards.service import Draft, NoticeKind, RateLimited
+from hub import audit
 from hub.errors import Conflict, ContentError, InvalidInput, NotFound, PermissionDenied
-from hub.hazard_models import Hazard, HazardAlert, HazardState
-from hub.hazards import Draft, NoticeKind, RateLimited
 from hub.models import Base, Role
 from tests.test_grids import appoint, bind, tree
 

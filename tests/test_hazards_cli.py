@@ -6,9 +6,10 @@ import io
 
 from openpyxl import load_workbook
 
-from hub import hazards, people
+from hazards import service as hazards
+from hazards.service import Draft
+from hub import people
 from hub.core import Hub
-from hub.hazards import Draft
 from hub.settings import load_settings
 
 

@@ -15,8 +15,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from hub import grids, hazards, people
-from hub.hazard_models import Hazard
+from hazards import service as hazards
+from hazards.models import Hazard
+from hub import grids, people
 from hub.models import Grid, Person
 from tests.test_report_bot import buttons, count, load, seed
 

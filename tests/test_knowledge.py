@@ -10,7 +10,7 @@ from opencc import OpenCC
 from rapidfuzz import fuzz, process
 
 from bench.qa_eval import load_dev_set, run, score
-from hub.knowledge import ContentError, Entry, KnowledgeBase, calibrated
+from knowledge.base import ContentError, Entry, KnowledgeBase, calibrated
 
 REQUIRED_TOPICS = {
     "home-fire", "high-rise", "extinguishers", "fire-doors-exits", "e-bikes", "electricity",

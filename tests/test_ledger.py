@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from hub import hazards, ledger
+from hazards import ledger
+from hazards import service as hazards
+from hazards.models import HazardState
 from hub.errors import PermissionDenied
-from hub.hazard_models import HazardState
 from hub.models import Role
 from tests.test_grids import appoint, tree
 from tests.test_hazards import PHOTO, act, file

@@ -9,8 +9,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.delivery import Limiter, OutboxSender
-from broadcasts import outbox
-from hub import grids
+from hub import grids, outbox
 from hub.models import Chat, Role
 from tests.conftest import TOKEN
 from tests.test_grids import appoint, bind, tree

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from PIL import ExifTags, Image
 
-from hub import photos
+from hazards import photos
 from hub.errors import InvalidInput
 
 

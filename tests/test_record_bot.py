@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from audio import espeak, library
 from audio.library import Catalogue
-from audio.recording_models import Recording, RecordingRequest, RequestStatus
+from audio.models import Recording, RecordingRequest, RequestStatus
 from audio.scripts import DialectText, Script
 from audio.segment import write_wav
 from hub import people

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from audio import library
 from audio.library import Catalogue
-from audio.recording_models import Recording, RecordingRequest, RecordingSource, RequestStatus
+from audio.models import Recording, RecordingRequest, RecordingSource, RequestStatus
 from audio.scripts import DialectText, Script, load_dialects
 from hub import audit, grids, people
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied

@@ -8,8 +8,9 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 import scheduler
-from hub import audit, grids, hazards, people
-from hub.hazard_models import Hazard, HazardState
+from hazards import service as hazards
+from hazards.models import Hazard, HazardState
+from hub import audit, grids, people
 from hub.models import ChatKind, Role
 from tests.test_bot_start import seed as seed_grids
 

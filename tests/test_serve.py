@@ -25,7 +25,7 @@ def start_hub(tmp_path, *args, **env):
         **env,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", *(args or ("run",))],
+        [sys.executable, "-m", "cli", *(args or ("run",))],
         env=environment, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     return process, f"http://127.0.0.1:{port}"
@@ -120,10 +120,10 @@ async def test_run_with_token_talks_to_the_bot_api_and_never_logs_the_token(tmp_
         "GRIDCAST_TELEGRAM_API_URL": telegram.base_url,
         "GRIDCAST_LOG_LEVEL": "DEBUG",
     }
-    subprocess.run([sys.executable, "-m", "hub.cli", "demo"], env=env, cwd=tmp_path, check=True,
+    subprocess.run([sys.executable, "-m", "cli", "demo"], env=env, cwd=tmp_path, check=True,
                    capture_output=True, timeout=60)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli", "run", env=env, cwd=tmp_path,
+        sys.executable, "-m", "cli", "run", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     try:

@@ -64,7 +64,7 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
 def test_cli_exits_with_one_line_and_no_traceback(tmp_path, name, value):
     env = {"PATH": "/usr/bin:/bin", name: value, "GRIDCAST_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "grids", "list"],
+        [sys.executable, "-m", "cli", "grids", "list"],
         env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )
     assert result.returncode == 2

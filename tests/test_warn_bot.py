@@ -1,7 +1,7 @@
 """/warn end to end: the real Application, the fake Bot API, the outbox sender delivering."""
 
-from broadcasts import warnings
-from broadcasts.warning_models import WarningStatus
+from broadcasts.warnings import lifecycle as warnings
+from broadcasts.warnings.models import WarningStatus
 from tests.test_warnings import CHATS, district
 
 AREA_T1 = {-1001, -1101}  # T1's residents' group and workers' group

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from broadcasts import outbox, warnings
-from broadcasts.warning_models import Level, MsgType, UrgentItem, WarningStatus
-from hub import audit, grids, people
-from hub.demo import load_demo
+from broadcasts.warnings import lifecycle as warnings
+from broadcasts.warnings.models import Level, MsgType, UrgentItem, WarningStatus
+from cli.demo import load_demo
+from hub import audit, grids, outbox, people
 from hub.errors import Conflict, InvalidInput, PermissionDenied
 from hub.models import ChatKind
 

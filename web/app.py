@@ -7,10 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.webhook import WebhookFeed
 from hub.core import Hub
 from web import health, telegram, warnings_feed
-from web.keys import HUB, WEBHOOK
+from web.keys import HUB, WEBHOOK, UpdateFeed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,7 +32,7 @@ async def _measure(request: web.Request, handler: Handler) -> web.StreamResponse
         metrics.http_seconds.labels(route=route).observe(time.perf_counter() - started)
 
 
-def build_web_app(hub: Hub, webhook: WebhookFeed | None = None) -> web.Application:
+def build_web_app(hub: Hub, webhook: UpdateFeed | None = None) -> web.Application:
     app = web.Application(middlewares=[_measure], client_max_size=32 << 20)
     app[HUB] = hub
     health.setup(app)

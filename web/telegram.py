@@ -7,9 +7,9 @@ import json
 
 from aiohttp import web
 
-from bot.webhook import WEBHOOK_PATH
 from web.keys import HUB, WEBHOOK
 
+WEBHOOK_PATH = "/telegram/webhook"  # GRIDCAST_WEBHOOK_URL ends with it
 MAX_UPDATE_BYTES = 1 << 20
 
 

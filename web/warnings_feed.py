@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from broadcasts import cap_publish, warnings
+from broadcasts.warnings import cap_out as cap_publish
+from broadcasts.warnings import lifecycle as warnings
 from hub.errors import NotFound
 from web.keys import HUB
 

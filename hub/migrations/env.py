@@ -9,9 +9,10 @@ from __future__ import annotations
 from alembic import context
 
 from hub.models import Base
-from hub.tables import load_all_models
 
-load_all_models()
+# Upgrades replay the revisions and need no metadata; `target_metadata` serves comparisons
+# (tests/test_storage_schema.py imports every product module first, so every table that
+# registered itself on Base is compared: there is no list of model modules to keep).
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations with `gridcast db upgrade`, not the alembic command")

@@ -1,6 +1,6 @@
 """Hazard notices into the outbox: the one way the bot and the scheduler tell people about hazards.
 
-The hazard services return `Notice`s (hub.hazard_notices); this module renders each in its
+The hazard services return `Notice`s (hazards.notices); this module renders each in its
 recipient's language and queues it in the caller's unit of work, so a notice is sent if and
 only if the change that caused it commits. Buttons travel as plain Bot API JSON in the
 outbox payload (bot.delivery turns them back into an InlineKeyboardMarkup), which keeps
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts import outbox
+from hazards.notices import Notice, NoticeKind, render_notice
+from hub import outbox
 from hub.core import Hub
-from hub.hazard_notices import Notice, NoticeKind, render_notice
 
 CARD_PREFIX = "hz"  # hz:<hazard id>:<action>, the contract in DESIGN.md
 FOLLOWUP_PREFIX = "hzf"  # hzf:<hazard id>:yes|no, the answer to "is it fixed?"

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts import outbox
+from hub import outbox
 from hub.core import Hub
 from hub.i18n import language_for
 from hub.models import Person

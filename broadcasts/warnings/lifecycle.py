@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts import outbox, targeting
-from broadcasts.warning_models import (
+from broadcasts.warnings import targeting
+from broadcasts.warnings.models import (
     AUDIT_ENTITY,
     Level,
     MsgType,
@@ -26,7 +26,7 @@ from broadcasts.warning_models import (
     Warning,
     WarningStatus,
 )
-from hub import access, audit
+from hub import access, audit, outbox
 from hub.core import Hub
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.models import Grid, Person, Role

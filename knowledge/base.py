@@ -39,8 +39,8 @@ from pydantic import (
 )
 
 from hub.errors import ContentError
-from hub.textnorm import Normaliser, Tokeniser
-from hub.textsearch import Hit, SearchIndex
+from knowledge.search import Hit, SearchIndex
+from knowledge.textnorm import Normaliser, Tokeniser
 
 __all__ = [
     "Answer",

@@ -29,7 +29,7 @@ SAY_FORMATS = (".mp3", ".ogg")
 
 
 class AudioCliError(Exception):
-    """A mistake in how an audio command was called; hub.cli prints it as one line."""
+    """A mistake in how an audio command was called; cli.main prints it as one line."""
 
 
 def audio_say(settings: Settings, args: argparse.Namespace) -> int:
@@ -97,7 +97,7 @@ async def audio_import(hub: Hub, args: argparse.Namespace) -> int:
     except OSError as error:
         raise AudioCliError(f"cannot read {path}: {error.strerror}") from None
     from audio import library
-    from audio.recording_models import RecordingSource
+    from audio.models import RecordingSource
 
     known = await library.catalogue(hub)
     async with hub.db.session() as session:
@@ -165,7 +165,7 @@ async def audio_approve(hub: Hub, args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    """The `audio` command group, added to gridcast's parser by hub.cli."""
+    """The `audio` command group, added to gridcast's parser by cli.main."""
     audio = sub.add_parser("audio", help="speech, clips and dialect recordings")
     cmds = audio.add_subparsers(dest="audio_command", required=True)
 

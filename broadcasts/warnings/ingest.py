@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts import cap, outbox, targeting, warnings
-from broadcasts.notify import language_of
-from broadcasts.warning_models import (
+from broadcasts.warnings import cap, targeting
+from broadcasts.warnings import lifecycle as warnings
+from broadcasts.warnings.models import (
     AUDIT_ENTITY,
     Level,
     MsgType,
@@ -31,14 +31,15 @@ from broadcasts.warning_models import (
     Warning,
     WarningStatus,
 )
-from hub import audit
+from hub import audit, outbox
 from hub.core import Hub
 from hub.errors import ContentError
 from hub.models import Grid, Person, Role
+from hub.notify import language_of
 
 log = logging.getLogger(__name__)
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "content" / "cap_rules.yaml"
+RULES_FILE = Path(__file__).resolve().parents[2] / "content" / "cap_rules.yaml"
 Action = Literal["publish", "approve", "ignore"]
 Outcome = Literal[
     "published", "pending", "ignored", "duplicate", "expired", "outside", "updated",

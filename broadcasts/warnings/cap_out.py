@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
 
-from broadcasts import cap
-from broadcasts.warning_models import MsgType, Source, Warning
+from broadcasts.warnings import cap
+from broadcasts.warnings.models import MsgType, Source, Warning
 
 ATOM = "http://www.w3.org/2005/Atom"
 CAP_MIME = "application/cap+xml"

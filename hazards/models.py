@@ -128,7 +128,7 @@ class HazardAlert(Base):
     """One row per alert ever sent; the unique key is what makes each alert go out once.
 
     Two scheduler runs may race: both try to insert, one wins, and only the winner tells
-    anyone. `level` counts up across rectification rounds (see hub.hazards.alert_level), so a
+    anyone. `level` counts up across rectification rounds (see hazards.service.alert_level), so a
     reopened hazard is reminded again for its new deadline.
     """
 

@@ -15,9 +15,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import audit, categories
-from hub.categories import Category
-from hub.hazard_models import (
+from hazards import categories
+from hazards.categories import Category
+from hazards.models import (
     AUDIT_ENTITY,
     OVERDUE_STATES,
     AlertKind,
@@ -25,7 +25,7 @@ from hub.hazard_models import (
     HazardAlert,
     HazardState,
 )
-from hub.hazard_notices import (
+from hazards.notices import (
     Notice,
     NoticeKind,
     grid_of,
@@ -34,6 +34,7 @@ from hub.hazard_notices import (
     staff_above,
     workers,
 )
+from hub import audit
 from hub.models import Person
 
 ESCALATION_SHARE = 0.5

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import bindings, categories
+from hazards import categories
+from hazards.models import OVERDUE_STATES, Hazard, actions_for
+from hub import bindings
 from hub.bindings import GridFacts
-from hub.hazard_models import OVERDUE_STATES, Hazard, actions_for
 from hub.i18n import DEFAULT_LANGUAGE, Texts, language_for
 from hub.models import Grid, Person, Role
 

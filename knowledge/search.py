@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from hub.textnorm import (
+from knowledge.textnorm import (
     DOCUMENT_CHARACTER_WEIGHT,
     Normaliser,
     Tokeniser,

@@ -20,9 +20,9 @@ from defusedxml.ElementTree import fromstring
 from multidict import CIMultiDict
 from sqlalchemy import select
 
-from broadcasts import cap
-from broadcasts.cap_ingest import Ingested, ingest
-from broadcasts.warning_models import FeedState
+from broadcasts.warnings import cap
+from broadcasts.warnings.ingest import Ingested, ingest
+from broadcasts.warnings.models import FeedState
 from hub.core import Hub
 
 log = logging.getLogger("gridcast.cap")

@@ -12,19 +12,12 @@ SQLite one process does, with the same code.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Index,
-    Integer,
-    String,
-    Text,
     bindparam,
     func,
     or_,
@@ -33,52 +26,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from hub import bindings
-from hub.db import UTCDateTime
-from hub.models import Base, Chat, enum_column
+from hub.models import Chat, OutboxMessage
+from hub.models import OutboxStatus as Status
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-
-
-class Status(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class OutboxMessage(Base):
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(16))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[Status] = mapped_column(enum_column(Status, "outbox_status"))
-    priority: Mapped[int] = mapped_column(Integer, default=5)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    ref_type: Mapped[str | None] = mapped_column(String(32))
-    ref_id: Mapped[str | None] = mapped_column(String(64))
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    error: Mapped[str | None] = mapped_column(Text)
-    # Past this the message is no longer worth sending (an expired warning): it fails unsent.
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_ref", "ref_type", "ref_id"),
-    )
 
 
 @dataclass(frozen=True)

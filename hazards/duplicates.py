@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.hazard_models import OPEN_STATES, Hazard
+from hazards.models import OPEN_STATES, Hazard
 
 RADIUS_M = 50.0
 WINDOW = timedelta(days=7)

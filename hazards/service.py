@@ -4,7 +4,7 @@
 it with a photo as evidence, someone verifies it and it is closed — or it is rejected, merged
 into the report it duplicates, or reopened. Every change writes an audit row (the timeline).
 
-Services never send anything: they return `Notice`s (hub.hazard_notices) saying who must be
+Services never send anything: they return `Notice`s (hazards.notices) saying who must be
 told what, so the same call serves the chat, the dashboard and the CLI. This module is also
 the one place callers import from; the similarity check and the scheduler's sweeps live in
 their own modules and are re-exported here.
@@ -21,11 +21,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import access, audit, bindings, categories, photos
-from hub.bindings import GridFacts
-from hub.categories import Category
-from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
-from hub.hazard_models import (
+from hazards import categories, photos
+from hazards.categories import Category
+from hazards.duplicates import candidates, distance_m, find_similar, load, pick, similar_text
+from hazards.models import (
     AUDIT_ENTITY,
     TRANSITIONS,
     Action,
@@ -33,7 +32,7 @@ from hub.hazard_models import (
     HazardState,
     actions_for,
 )
-from hub.hazard_notices import (
+from hazards.notices import (
     Notice,
     NoticeKind,
     cards,
@@ -47,8 +46,10 @@ from hub.hazard_notices import (
     tell_reporters,
     workers,
 )
-from hub.hazard_similarity import candidates, distance_m, find_similar, load, pick, similar_text
-from hub.hazard_sweeps import followup_sweep, overdue_sweep
+from hazards.sweeps import followup_sweep, overdue_sweep
+from hub import access, audit, bindings
+from hub.bindings import GridFacts
+from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
 from hub.models import AuditEntry, Grid, Person, Role
 
 __all__ = [

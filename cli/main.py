@@ -16,13 +16,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from hub import grids, ledger, migrate, people
-from hub.categories import get_or_other
-from hub.cli_audio import AudioCliError
-from hub.cli_audio import add_parser as add_audio_parser
+from cli.audio import AudioCliError
+from cli.audio import add_parser as add_audio_parser
+from hazards import ledger
+from hazards.categories import get_or_other
+from hazards.models import HazardState
+from hub import grids, migrate, people
 from hub.core import Hub
 from hub.errors import ContentError, HubError
-from hub.hazard_models import HazardState
 from hub.i18n import LANGUAGES
 from hub.logs import setup_logging
 from hub.models import GridLevel, Role
@@ -153,7 +154,7 @@ CLI_LANGUAGES = {"zh": "zh-Hans", "zh-Hans": "zh-Hans", "zh-Hant": "zh-Hant", "e
 
 
 async def ask(hub: Hub, args: argparse.Namespace) -> int:
-    from hub.questions import open_knowledge
+    from knowledge.questions import open_knowledge
 
     kb = await open_knowledge(hub)
     answer = kb.search(" ".join(args.question), CLI_LANGUAGES[args.lang])
@@ -176,7 +177,7 @@ async def ask(hub: Hub, args: argparse.Namespace) -> int:
 
 
 async def warnings_list(hub: Hub, args: argparse.Namespace) -> int:
-    from broadcasts import warnings
+    from broadcasts.warnings import lifecycle as warnings
 
     async with hub.db.session() as session:
         found = await warnings.list_warnings(session, limit=args.limit)
@@ -196,7 +197,7 @@ async def warnings_list(hub: Hub, args: argparse.Namespace) -> int:
 
 
 async def warnings_poll(hub: Hub, args: argparse.Namespace) -> int:
-    from broadcasts.cap_feeds import poll_all
+    from broadcasts.warnings.feeds import poll_all
 
     urls = [args.url] if args.url else hub.settings.cap_feed_urls
     if not urls:
@@ -213,7 +214,7 @@ async def warnings_poll(hub: Hub, args: argparse.Namespace) -> int:
 
 
 async def warnings_report(hub: Hub, args: argparse.Namespace) -> int:
-    from broadcasts import warnings
+    from broadcasts.warnings import lifecycle as warnings
 
     async with hub.db.session() as session:
         report = await warnings.delivery_report(session, None, args.id)
@@ -230,7 +231,7 @@ async def warnings_report(hub: Hub, args: argparse.Namespace) -> int:
 
 
 async def warnings_approve(hub: Hub, args: argparse.Namespace) -> int:
-    from broadcasts import warnings
+    from broadcasts.warnings import lifecycle as warnings
 
     async with hub.db.session() as session:
         sent = await warnings.send(session, hub, CLI_ACTOR, args.id)
@@ -292,7 +293,7 @@ async def db_upgrade(hub: Hub, args: argparse.Namespace) -> int:
 
 
 async def demo(hub: Hub, args: argparse.Namespace) -> int:
-    from hub.demo import load_demo
+    from cli.demo import load_demo
 
     summary = await load_demo(hub)
     print(summary)
@@ -301,7 +302,7 @@ async def demo(hub: Hub, args: argparse.Namespace) -> int:
 
 def _serve(*roles: str) -> Callable[[Settings, argparse.Namespace], int]:
     def run(settings: Settings, args: argparse.Namespace) -> int:
-        from hub.serve import serve
+        from cli.serve import serve
 
         asyncio.run(serve(settings, roles))
         return 0

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from hazards.categories import get_or_other
+from hazards.models import OPEN_STATES, OVERDUE_STATES, Hazard, HazardState
 from hub import access, grids
-from hub.categories import get_or_other
 from hub.errors import InvalidInput, PermissionDenied
-from hub.hazard_models import OPEN_STATES, OVERDUE_STATES, Hazard, HazardState
 from hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 from hub.models import Grid, Person, Role
 
@@ -64,7 +64,7 @@ class LedgerRow:
     overdue: bool  # still waiting on the grid and past its deadline now
 
     def params(self) -> dict[str, Any]:
-        """For the "hazard.ledger.item" template (hub.hazards.render localises them)."""
+        """For the "hazard.ledger.item" template (hazards.service.render localises them)."""
         return {
             "id": self.id,
             "grid_name": self.grid_name,

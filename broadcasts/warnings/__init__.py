@@ -1,0 +1,3 @@
+"""Warnings: drafts, sends, updates and cancellations (`lifecycle`), CAP 1.2 in (`cap`,
+`feeds`, `ingest`) and out (`cap_out`), and area targeting onto grids (`targeting`).
+"""
