@@ -17,7 +17,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hazards import delivery as hazard_delivery
-from hazards import service as hazards
+from hazards import sweeps as hazard_sweeps
 from hub import heartbeats
 from hub.core import Hub
 from hub.leader import Leadership
@@ -36,14 +36,14 @@ async def heartbeat(hub: Hub) -> None:
 async def hazard_overdue(hub: Hub) -> None:
     """Remind assignees of overdue hazards, then escalate; each alert goes out once."""
     async with hub.db.session() as session:
-        notices = await hazards.overdue_sweep(session, hub.now())
+        notices = await hazard_sweeps.overdue_sweep(session, hub.now())
         await hazard_delivery.deliver(session, hub, notices)
 
 
 async def hazard_followup(hub: Hub) -> None:
     """Ask reporters "is it fixed?" three days after their hazard was closed."""
     async with hub.db.session() as session:
-        notices = await hazards.followup_sweep(session, hub.now())
+        notices = await hazard_sweeps.followup_sweep(session, hub.now())
         await hazard_delivery.deliver(session, hub, notices)
 
 

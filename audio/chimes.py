@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from audio.scripts import CHIMES_DIR, read_yaml
 from audio.segment import Segment
+from hub import content
 from hub.errors import ContentError
 
 _ATTACK_S = 0.004
@@ -54,17 +54,14 @@ class Chime(BaseModel):
 
 
 def load_chime(chime_id: str, directory: Path | None = None) -> Chime:
-    path = (directory or CHIMES_DIR) / f"{chime_id}.yaml"
+    """content/chimes/<id>.yaml, the county's file of that name, or the one in `directory`."""
+    path = content.file(f"chimes/{chime_id}.yaml", directory)
     if not path.exists():
-        raise ContentError(f"{path}: no such chime")
-    try:
-        chime = Chime.model_validate(read_yaml(path))
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "top level"
-        raise ContentError(f"{path}: {field}: {first.get('msg', 'invalid')}") from None
+        raise ContentError(f"{content.shown(path)}: no such chime")
+    doc = content.read(path)
+    chime = doc.validate(Chime)
     if chime.id != chime_id:
-        raise ContentError(f"{path}: id: {chime.id!r} differs from the file name {chime_id!r}")
+        raise doc.error("id", f"{chime.id!r} differs from the file name {chime_id!r}", "id")
     return chime
 
 

@@ -134,12 +134,8 @@ async def request_recording(
         status=RequestStatus.OPEN,
         created_at=now,
     )
-    session.add(request)
-    await session.flush()
-    audit.record(
-        session, at=now, actor=actor, entity="recording_request", entity_id=request.id,
-        action="request", after={"script": script_id, "dialect": dialect, "grid": grid.code},
-    )
+    await audit.change(session, request, at=now, actor=actor, entity="recording_request",
+                       action="request", after={"script": script_id, "dialect": dialect, "grid": grid.code})
     return request
 
 
@@ -246,18 +242,16 @@ async def _fulfil_requests(
     for request in requests:
         request.status = RequestStatus.FULFILLED
         request.fulfilled_at = now
-        audit.record(
-            session, at=now, actor=actor, entity="recording_request", entity_id=request.id,
-            action="fulfil", before={"status": "open"},
-            after={"status": "fulfilled", "recording": recording.id},
-        )
+        await audit.change(session, request, at=now, actor=actor, entity="recording_request",
+                           action="fulfil", before={"status": "open"},
+                           after={"status": "fulfilled", "recording": recording.id})
     return tuple(r.id for r in requests)
 
 
 def _approved_at_once(actor: Person | str, answers_request: bool) -> bool:
     if not isinstance(actor, Person):
         return True  # the CLI operator runs the hub
-    return actor.role.rank >= Role.STAFF.rank or answers_request
+    return access.has_role(actor, Role.STAFF) or answers_request
 
 
 async def add_recording(
@@ -331,16 +325,12 @@ async def add_recording(
         approved_at=now if approved else None,
         created_at=now,
     )
-    session.add(recording)
     try:
-        await session.flush()
+        await audit.change(session, recording, at=now, actor=actor, entity="recording",
+                           action="add", after=_recording_state(recording) | {"source": source.value})
     except IntegrityError:
         # Another take of this script and dialect landed at the same moment.
         raise Conflict("record.try_again") from None
-    audit.record(
-        session, at=now, actor=actor, entity="recording", entity_id=recording.id,
-        action="add", after=_recording_state(recording) | {"source": source.value},
-    )
     fulfilled = await _fulfil_requests(session, recording, actor, now) if approved else ()
     return Added(recording, script, spoken_in, fulfilled)
 
@@ -356,7 +346,7 @@ async def approve(
         grid = await session.get(Grid, recording.grid_id) if recording.grid_id else None
         minimum = Role.WORKER if grid is not None else Role.STAFF
         await access.require(session, actor, minimum, grid)
-        if recording.speaker_id == actor.id and actor.role.rank < Role.STAFF.rank:
+        if recording.speaker_id == actor.id and not access.has_role(actor, Role.STAFF):
             raise PermissionDenied("record.approve_own")
     if recording.approved:
         raise Conflict("record.already_approved", id=recording_id)
@@ -364,10 +354,8 @@ async def approve(
     recording.approved = True
     recording.approved_by_id = actor.id if isinstance(actor, Person) else None
     recording.approved_at = now
-    audit.record(
-        session, at=now, actor=actor, entity="recording", entity_id=recording.id,
-        action="approve", before=before, after=_recording_state(recording),
-    )
+    await audit.change(session, recording, at=now, actor=actor, entity="recording",
+                       action="approve", before=before, after=_recording_state(recording))
     await _fulfil_requests(session, recording, actor, now)
     return recording
 

@@ -1,26 +1,22 @@
 """Announcement scripts (content/scripts/*.yaml) and the dialect registry (content/dialects.yaml).
 
 Both are edited by staff, not developers, so they are validated when loaded and a mistake
-is reported as one line naming the file and the field, instead of a clip that silently
-lacks its dialect part on the day of a typhoon.
+is reported as one line naming the file, the field and the line, instead of a clip that
+silently lacks its dialect part on the day of a typhoon. A county's `GRIDCAST_CONTENT_DIR`
+adds scripts (or replaces one of the same file name) and may replace the dialect registry
+whole (see `hub.content`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audio.tts import LANGUAGES
-from hub.errors import ContentError
-
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
-SCRIPTS_DIR = CONTENT_DIR / "scripts"
-DIALECTS_FILE = CONTENT_DIR / "dialects.yaml"
-CHIMES_DIR = CONTENT_DIR / "chimes"
+from hub import content
 
 _ID = r"^[a-z][a-z0-9-]{1,59}$"
 
@@ -88,67 +84,42 @@ class _DialectFile(BaseModel):
 
     dialects: tuple[Dialect, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique(self) -> _DialectFile:
-        ids = [d.id for d in self.dialects]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"dialect ids defined twice: {repeated}")
-        return self
-
-
-def _where(error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or "top level"
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{field}: {message}"
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ContentError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ContentError(f"{path}: not valid YAML: {error}") from None
-
 
 def load_dialects(path: Path | None = None) -> dict[str, Dialect]:
-    path = path or DIALECTS_FILE
-    try:
-        parsed = _DialectFile.model_validate(read_yaml(path))
-    except ValidationError as error:
-        raise ContentError(f"{path}: {_where(error)}") from None
-    return {d.id: d for d in parsed.dialects}
+    """The dialect registry: content/dialects.yaml, the county's copy, or `path`."""
+    doc = content.read(path or content.file("dialects.yaml"))
+    parsed = doc.validate(_DialectFile)
+    return content.by_id(
+        ((d.id, d, doc.place("dialects", i)) for i, d in enumerate(parsed.dialects)),
+        what="dialect id",
+    )
 
 
 def load_script(path: Path, dialects: Mapping[str, Dialect], chimes: set[str]) -> Script:
-    try:
-        script = Script.model_validate(read_yaml(path))
-    except ValidationError as error:
-        raise ContentError(f"{path}: {_where(error)}") from None
+    doc = content.read(path)
+    script = doc.validate(Script)
     if script.id != path.stem:
-        raise ContentError(f"{path}: id: {script.id!r} differs from the file name {path.stem!r}")
+        raise doc.error("id", f"{script.id!r} differs from the file name {path.stem!r}", "id")
     for dialect in script.dialects:
         if dialect not in dialects:
-            raise ContentError(
-                f"{path}: dialects.{dialect}: unknown dialect (known: {', '.join(sorted(dialects))})"
+            known = ", ".join(sorted(dialects))
+            raise doc.error(
+                f"dialects.{dialect}", f"unknown dialect (known: {known})", "dialects", dialect
             )
     for field, chime in (("chime_in", script.chime_in), ("chime_out", script.chime_out)):
         if chime is not None and chime not in chimes:
-            raise ContentError(
-                f"{path}: {field}: no chime {chime!r} in content/chimes (known: {', '.join(sorted(chimes))})"
-            )
+            known = ", ".join(sorted(chimes))
+            raise doc.error(field, f"no chime {chime!r} in content/chimes (known: {known})", field)
     return script
 
 
 def load_scripts(
     directory: Path | None = None, dialects: Mapping[str, Dialect] | None = None
 ) -> dict[str, Script]:
-    """Every script in `directory` (content/scripts by default), by id."""
-    directory = directory or SCRIPTS_DIR
+    """Every script, by id: content/scripts with the county's, or those in `directory`."""
     dialects = dialects if dialects is not None else load_dialects()
-    chimes = {p.stem for p in CHIMES_DIR.glob("*.yaml")}
+    chimes = {path.stem for path in content.files("chimes")}
     return {
-        path.stem: load_script(path, dialects, chimes) for path in sorted(directory.glob("*.yaml"))
+        path.stem: load_script(path, dialects, chimes)
+        for path in content.files("scripts", directory)
     }

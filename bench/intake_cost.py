@@ -44,8 +44,9 @@ from bot.intake import Intake, intake_of  # noqa: E402
 from hazards import categories  # noqa: E402
 from hazards.delivery import REF_TYPE  # noqa: E402
 from hazards.duplicates import candidates, pick  # noqa: E402
+from hazards.intake import RATE_WINDOW, Draft, check_draft  # noqa: E402
+from hazards.lifecycle import deadline_for  # noqa: E402
 from hazards.models import AUDIT_ENTITY, Hazard, HazardState  # noqa: E402
-from hazards.service import RATE_WINDOW, Draft, check_draft, deadline_for  # noqa: E402
 from hub import bindings  # noqa: E402
 from hub.core import Hub  # noqa: E402
 from hub.models import AuditEntry, Person  # noqa: E402

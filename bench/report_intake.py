@@ -19,7 +19,10 @@ its sender is not running, as delivery is not intake.
 
 Prints reports/s, p50/p99 update-to-reply latency, the bot process's CPU per message (both
 bots are bound by it, so it explains the ratio) and the ratio to the echo bot.
-Targets: ratio >= 0.5, p99 <= 50 ms. Run: .venv/bin/python bench/report_intake.py
+Targets (restated in #12: a bot that files into a ledger against one that stores nothing):
+closed-loop ratio to the echo bot >= 0.3, and p99 <= 5x the echo bot's p99 in the same run,
+so the verdict does not depend on how fast the machine is.
+Run: .venv/bin/python bench/report_intake.py
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ RESIDENTS = 400
 GRIDS = 20
 WARMUP = 100
 CONCURRENCY = 4
-TARGET_RATIO = 0.5
-TARGET_P99_MS = 50.0
+TARGET_RATIO = 0.3
+TARGET_P99_TIMES_ECHO = 5.0  # p99 within this multiple of the echo bot's p99, same run
 
 PLACES = ["楼道", "一楼大厅", "地下车库", "楼梯间", "后门", "车棚", "天台", "配电间"]
 PROBLEMS = [
@@ -246,7 +249,9 @@ async def main_async(count: int, concurrency: int, seed: int) -> int:
     print(f"  mean latency  {statistics.fmean(run.latencies_ms):.1f} ms (echo {statistics.fmean(echo.latencies_ms):.1f} ms)")
     print(f"  bot CPU       {run.cpu_ms:.2f} ms a report (echo {echo.cpu_ms:.2f} ms a message)")
     print(f"ratio to echo   {ratio:.2f}   (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})")
-    print(f"p99             {p99:.1f} ms (target <= {TARGET_P99_MS:.0f} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})")
+    p99_limit = TARGET_P99_TIMES_ECHO * echo.percentile(99)
+    print(f"p99             {p99:.1f} ms = {p99 / echo.percentile(99):.1f}x echo's "
+          f"(target <= {TARGET_P99_TIMES_ECHO:.0f}x = {p99_limit:.1f} ms: {'met' if p99 <= p99_limit else 'MISSED'})")
     return 0
 
 

@@ -6,39 +6,35 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.commands import Command, declare
-from bot.context import Context, hub_of, identify
+from bot.context import Context, acting
 from hub import grids
 from hub.models import ChatKind, Grid, Role
 
 
 async def bind(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and chat
     args = context.args or []
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         if chat.type == chat.PRIVATE:
-            await message.reply_text(hub.t(sender.lang, "bind.group_only"))
+            await message.reply_text(act.t("bind.group_only"))
             return
         if not args or len(args) > 2 or (len(args) == 2 and args[1].lower() != "workers"):
-            await message.reply_text(hub.t(sender.lang, "bind.usage"))
+            await message.reply_text(act.t("bind.usage"))
             return
         kind = ChatKind.WORKERS if len(args) == 2 else ChatKind.GROUP
         bound = await grids.bind_chat(
-            session,
-            actor=sender.person,
+            act.session,
+            actor=act.person,
             telegram_chat_id=chat.id,
             title=chat.title,
             code=args[0],
             kind=kind,
-            now=hub.now(),
+            now=act.hub.now(),
         )
-        grid = await session.get(Grid, bound.grid_id)
+        grid = await act.session.get(Grid, bound.grid_id)
     assert grid is not None
-    await message.reply_text(
-        hub.t(sender.lang, "bind.ok", grid_name=grid.name, grid_code=grid.code, kind=kind.value)
-    )
+    await message.reply_text(act.t("bind.ok", grid_name=grid.name, grid_code=grid.code, kind=kind.value))
 
 
 def register(app: Application) -> None:

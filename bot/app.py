@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 
 from bot import admin, ask, errors, hazard_cards, ledger, record, report, start, warn
 from bot.commands import publish_menu
-from bot.context import Context, hub_of, hub_of_app, identify, registered
+from bot.context import Context, hub_of, hub_of_app, identified, registered
 from bot.intake import install as install_intake
 from bot.intake import intake_of
 from hub.core import Hub
@@ -50,8 +50,7 @@ async def _register(update: Update, context: Context) -> None:
         return
     if intake_of(context.application).busy(user.id):
         return  # a report of theirs is being filed, and registers them with it
-    async with hub.db.session() as session:
-        await identify(session, hub, update)
+    await identified(update, context)
 
 
 def build_application(hub: Hub, *, webhook: bool = False, rate_limited: bool = True) -> Application:

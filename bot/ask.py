@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import keyboards
 from bot.commands import Command, declare
-from bot.context import Context, hub_of, hub_of_app, identify
+from bot.context import Context, acting, hub_of, hub_of_app, identified
 from hub import notify
 from hub.core import Hub
 from hub.models import Role
@@ -31,12 +31,7 @@ def knowledge(hub: Hub) -> KnowledgeBase:
 
 
 def _related_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
-    if not answer.related:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(question[:60], callback_data=f"qa:{entry_id}")]
-         for entry_id, question in answer.related[:3]]
-    )
+    return keyboards.inline([(question[:60], f"qa:{entry_id}")] for entry_id, question in answer.related[:3])
 
 
 def _render(hub: Hub, lang: str, answer: Answer) -> str:
@@ -44,37 +39,36 @@ def _render(hub: Hub, lang: str, answer: Answer) -> str:
 
 
 async def _answer_question(update: Update, context: Context, text: str) -> None:
-    hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and chat
-    kb = knowledge(hub)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    kb = knowledge(hub_of(context))
+    async with acting(update, context) as act:
+        hub, sender = act.hub, act.sender
         if not text.strip():
-            await message.reply_text(hub.t(sender.lang, "ask.usage"))
+            await message.reply_text(act.t("ask.usage"))
             return
         if len(text) > MAX_QUESTION:
-            await message.reply_text(hub.t(sender.lang, "ask.too_long", limit=MAX_QUESTION))
+            await message.reply_text(act.t("ask.too_long", limit=MAX_QUESTION))
             return
         answer = await asyncio.to_thread(kb.search, text, sender.lang)
         if answer.answered:
             await message.reply_text(_render(hub, sender.lang, answer), reply_markup=_related_keyboard(answer))
             return
         if answer.reason in {"empty", "no_text"}:
-            await message.reply_text(hub.t(sender.lang, "ask.unclear"))
+            await message.reply_text(act.t("ask.unclear"))
             return
         routed = await questions.file_question(
-            session, asker=sender.person, text=text, lang=sender.lang, chat_id=chat.id,
+            act.session, asker=sender.person, text=text, lang=sender.lang, chat_id=chat.id,
             grid_id=sender.chat.grid_id if sender.chat else None, now=hub.now(),
         )
         question = routed.question
         for worker in routed.workers:
             if worker.id != sender.person.id:
                 await notify.tell(
-                    session, hub, worker, "ask.for_worker", id=question.id, text=question.text,
+                    act.session, hub, worker, "ask.for_worker", id=question.id, text=question.text,
                     ref=("question", question.id), dedupe_key=f"question:{question.id}:to:{worker.id}",
                 )
-    await message.reply_text(hub.t(sender.lang, "ask.unknown", id=question.id))
+    await message.reply_text(act.t("ask.unknown", id=question.id))
 
 
 async def ask_command(update: Update, context: Context) -> None:
@@ -92,64 +86,56 @@ async def related_pressed(update: Update, context: Context) -> None:
     assert query and query.data
     entry_id = query.data.removeprefix("qa:")
     kb = knowledge(hub)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    act = await identified(update, context)
     if entry_id not in kb.entries:
-        await query.answer(hub.t(sender.lang, "ask.entry_gone"), show_alert=True)
+        await query.answer(act.t("ask.entry_gone"), show_alert=True)
         return
-    question, text = kb.entry_text(entry_id, sender.lang)
+    question, text = kb.entry_text(entry_id, act.lang)
     await query.answer()
     if query.message is not None:
         await context.bot.send_message(
             query.message.chat.id,
-            hub.t(sender.lang, "ask.answer", question=question, answer=text,
+            act.t("ask.answer", question=question, answer=text,
                   basis=kb.entries[entry_id].basis),
         )
 
 
 async def answer_command(update: Update, context: Context) -> None:
     """/answer <id> <text>, by a worker in private; the asker hears it in private."""
-    hub = hub_of(context)
-    message, chat = update.effective_message, update.effective_chat
-    assert message and chat
+    message = update.effective_message
+    assert message is not None
     args = context.args or []
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        if chat.type != ChatType.PRIVATE:
-            await message.reply_text(hub.t(sender.lang, "bot.private_only"))
+    async with acting(update, context) as act:
+        if not await act.in_private():
             return
         if len(args) < 2 or not args[0].lstrip("#").isdigit():
-            await message.reply_text(hub.t(sender.lang, "ask.answer_usage"))
+            await message.reply_text(act.t("ask.answer_usage"))
             return
         text = message.text.split(None, 2)[2] if message.text else " ".join(args[1:])
         question, asker = await questions.answer(
-            session, actor=sender.person, question_id=int(args[0].lstrip("#")), text=text,
-            now=hub.now(),
+            act.session, actor=act.person, question_id=int(args[0].lstrip("#")), text=text,
+            now=act.hub.now(),
         )
         await notify.tell(
-            session, hub, asker, "ask.answered", question=question.text, answer=question.answer,
+            act.session, act.hub, asker, "ask.answered", question=question.text, answer=question.answer,
             ref=("question", question.id), dedupe_key=f"question:{question.id}:answer",
         )
     await message.reply_text(
-        hub.t(sender.lang, "ask.answer_sent", id=question.id),
-        reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(hub.t(sender.lang, "ask.promote_button"), callback_data=f"qp:{question.id}")]]
-        ),
+        act.t("ask.answer_sent", id=question.id),
+        reply_markup=keyboards.inline([[(act.t("ask.promote_button"), f"qp:{question.id}")]]),
     )
 
 
 async def promote_pressed(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
     question_id = int(query.data.removeprefix("qp:"))
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         entry = await questions.promote(
-            session, actor=sender.person, question_id=question_id, topic="community", now=hub.now()
+            act.session, actor=act.person, question_id=question_id, topic="community", now=act.hub.now()
         )
-    knowledge(hub).add_promoted(entry.id, entry.topic, entry.question, entry.answer, entry.lang)
-    await query.answer(hub.t(sender.lang, "ask.promoted", id=question_id), show_alert=True)
+    knowledge(act.hub).add_promoted(entry.id, entry.topic, entry.question, entry.answer, entry.lang)
+    await query.answer(act.t("ask.promoted", id=question_id), show_alert=True)
     await query.edit_message_reply_markup(None)
 
 

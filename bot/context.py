@@ -1,19 +1,27 @@
-"""What every handler needs: the hub, the sender as a Person, and their language."""
+"""What every handler needs: the hub, the sender as a Person, and their language.
+
+A handler gets them in one way: `async with acting(update, context) as act:` opens the
+unit of work its service call runs in and identifies the sender in it (registering them on
+first contact); `act` outlives the block, so the reply goes out after the commit.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes
 
 from hub import bindings, people
 from hub.bindings import Binding
 from hub.core import Hub
 from hub.i18n import language_for
-from hub.models import Person
+from hub.models import ChatKind, Person
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -75,6 +83,59 @@ async def identify_many(session: AsyncSession, hub: Hub, updates: list[Update]) 
         Sender(person, language_for(person.language, n.telegram_language, hub.settings.default_language), binding)
         for person, n, binding in zip(persons, newcomers, chats, strict=True)
     ]
+
+
+@dataclass
+class Acting:
+    """A handler's hub, its unit of work, and who sent the update."""
+
+    hub: Hub
+    session: AsyncSession
+    sender: Sender
+    update: Update
+
+    @property
+    def person(self) -> Person:
+        return self.sender.person
+
+    @property
+    def lang(self) -> str:
+        return self.sender.lang
+
+    @property
+    def chat(self) -> Binding | None:
+        return self.sender.chat
+
+    def t(self, key: str, **params: object) -> str:
+        """A text in the sender's language."""
+        return self.hub.t(self.sender.lang, key, **params)
+
+    async def in_private(self, *, or_workers_chat: bool = False) -> bool:
+        """Whether the update came from a private chat (or, if allowed, a bound workers' chat);
+        if not, the sender is told that this works only in private."""
+        chat = self.update.effective_chat
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            return True
+        if or_workers_chat and self.sender.chat is not None and self.sender.chat.kind is ChatKind.WORKERS:
+            return True
+        if self.update.effective_message is not None:
+            await self.update.effective_message.reply_text(self.t("bot.private_only"))
+        return False
+
+
+@contextlib.asynccontextmanager
+async def acting(update: Update, context: Context) -> AsyncIterator[Acting]:
+    """One unit of work for a handler, with its sender identified in it; committed when the
+    block ends, rolled back if it raises."""
+    hub = hub_of(context)
+    async with hub.db.session() as session:
+        yield Acting(hub, session, await identify(session, hub, update), update)
+
+
+async def identified(update: Update, context: Context) -> Acting:
+    """`acting` for a handler that only needs to know who is speaking (their language)."""
+    async with acting(update, context) as act:
+        return act
 
 
 def sender_language(hub: Hub, update: object) -> str:

@@ -19,10 +19,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot import keyboards
 from hub import outbox
 from hub.core import Hub
 from hub.heartbeats import INSTANCE
@@ -85,9 +86,11 @@ class Limiter:
 
 async def _deliver(bot: Bot, envelope: outbox.Envelope) -> Message:
     payload = dict(envelope.payload)
-    markup = payload.pop("reply_markup", None)
+    markup = keyboards.of_payload(payload, bot)
+    payload.pop("buttons", None)
+    payload.pop("reply_markup", None)
     if markup is not None:
-        payload["reply_markup"] = InlineKeyboardMarkup.de_json(markup, bot)
+        payload["reply_markup"] = markup
     if envelope.kind == "text":
         pin = payload.pop("pin", False)
         message = await bot.send_message(envelope.chat_id, **payload)

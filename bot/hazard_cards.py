@@ -1,9 +1,9 @@
 """Hazard card buttons (`hz:<id>:<action>`), the evidence photo and original's number they
 may need, and the reporter's answer to "is it fixed?" (`hzf:<id>:yes|no`).
 
-Who may press what is decided by `hazards.act`; this module turns a press into that one call.
+Who may press what is decided by `hazards.lifecycle.act`; this module turns a press into that one call.
 "fixed" needs a photo and "dup" the original's number, so those two are first checked with
-`hazards.check_act` (nothing changes) and then the worker is asked — in private, so a
+`hazards.lifecycle.check_act` (nothing changes) and then the worker is asked — in private, so a
 group does not fill with prompts — and the answer makes the call.
 """
 
@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from bot import pending
-from bot.context import Context, hub_of, identify
+from bot import keyboards, pending
+from bot.context import Context, acting, hub_of
 from bot.uploads import store_sent_photo
 from hazards import delivery as hazard_delivery
-from hazards import service as hazards
-from hazards.service import Action, Notice, NoticeKind
+from hazards import lifecycle
+from hazards.models import Action
+from hazards.notices import Notice, NoticeKind
 from hub.core import Hub
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ ASKS = {Action.FIXED: (pending.EVIDENCE_PHOTO, "hazard.ask_fixed_photo"),
         Action.DUP: (pending.ORIGINAL_NUMBER, "hazard.ask_original")}
 
 
-def _state_text(hub: Hub, lang: str, outcome: hazards.Outcome) -> str:
+def _state_text(hub: Hub, lang: str, outcome: lifecycle.Outcome) -> str:
     return hub.t(lang, "hazard.acted", id=outcome.hazard.id,
                  state_name=hub.t(lang, f"hazard.state.{outcome.hazard.state.value}"))
 
@@ -42,39 +43,32 @@ def _is_here(notice: Notice, chat_id: int | None) -> bool:
 
 
 async def card_pressed(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data and context.user_data is not None
     _, raw_id, raw_action = query.data.split(":")
-    hazard_id, action = int(raw_id), hazards.parse_action(raw_action)
+    hazard_id, action = int(raw_id), lifecycle.parse_action(raw_action)
     chat = query.message.chat if query.message else None
     if action in ASKS:
-        async with hub.db.session() as session:
-            sender = await identify(session, hub, update)
-            await hazards.check_act(session, sender.person, hazard_id, action)
-        await _ask_worker(update, context, sender.lang, hazard_id, action)
+        async with acting(update, context) as act:
+            await lifecycle.check_act(act.session, act.person, hazard_id, action)
+        await _ask_worker(update, context, act.lang, hazard_id, action)
         return
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        outcome = await hazards.act(session, sender.person, hazard_id, action, now=hub.now())
+    async with acting(update, context) as act:
+        outcome = await lifecycle.act(act.session, act.person, hazard_id, action, now=act.hub.now())
         here = [n for n in outcome.notices if _is_here(n, chat.id if chat else None)]
-        await hazard_delivery.deliver(session, hub, [n for n in outcome.notices if n not in here])
-    await query.answer(_state_text(hub, sender.lang, outcome))
+        await hazard_delivery.deliver(act.session, act.hub, [n for n in outcome.notices if n not in here])
+    await query.answer(_state_text(act.hub, act.lang, outcome))
     if here:
-        await _refresh_card(hub, context, update, here[0])
+        await _refresh_card(act.hub, update, here[0])
 
 
-async def _refresh_card(hub: Hub, context: Context, update: Update, notice: Notice) -> None:
+async def _refresh_card(hub: Hub, update: Update, notice: Notice) -> None:
     """Edit the pressed card to the hazard's new state; if Telegram refuses, send it anew."""
     query = update.callback_query
     assert query is not None
-    _, payload = hazard_delivery.render(hub, notice)
-    markup = payload.get("reply_markup")
+    _, card = hazard_delivery.render(hub, notice)
     try:
-        await query.edit_message_text(
-            payload["text"],
-            reply_markup=InlineKeyboardMarkup.de_json(markup, context.bot) if markup else None,
-        )
+        await query.edit_message_text(card.text, reply_markup=keyboards.inline(card.buttons))
     except TelegramError:
         log.warning("could not edit the card of hazard %s; sending it anew", notice.hazard_id)
         async with hub.db.session() as session:
@@ -114,47 +108,42 @@ async def evidence_sent(update: Update, context: Context) -> None:
     hazard_id = context.user_data[pending.EVIDENCE_PHOTO]
     photo = await store_sent_photo(hub, message)  # a bad photo is refused; we keep waiting
     context.user_data.pop(pending.EVIDENCE_PHOTO, None)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        outcome = await hazards.act(
-            session, sender.person, hazard_id, Action.FIXED, now=hub.now(), photo=photo
+    async with acting(update, context) as act:
+        outcome = await lifecycle.act(
+            act.session, act.person, hazard_id, Action.FIXED, now=hub.now(), photo=photo
         )
-        await hazard_delivery.deliver(session, hub, outcome.notices)
-    await message.reply_text(_state_text(hub, sender.lang, outcome))
+        await hazard_delivery.deliver(act.session, hub, outcome.notices)
+    await message.reply_text(_state_text(hub, act.lang, outcome))
 
 
 async def original_sent(update: Update, context: Context) -> None:
     """The original's number a worker was asked for after pressing "dup"."""
-    hub = hub_of(context)
     message = update.effective_message
     assert message and message.text is not None and context.user_data is not None
     hazard_id = context.user_data[pending.ORIGINAL_NUMBER]
     number = message.text.strip().lstrip("#＃")
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         if not number.isdigit():
-            await message.reply_text(hub.t(sender.lang, "hazard.bad_number"))
+            await message.reply_text(act.t("hazard.bad_number"))
             return
         context.user_data.pop(pending.ORIGINAL_NUMBER, None)
-        outcome = await hazards.act(
-            session, sender.person, hazard_id, Action.DUP, now=hub.now(), duplicate_of=int(number)
+        outcome = await lifecycle.act(
+            act.session, act.person, hazard_id, Action.DUP, now=act.hub.now(), duplicate_of=int(number)
         )
-        await hazard_delivery.deliver(session, hub, outcome.notices)
-    await message.reply_text(_state_text(hub, sender.lang, outcome))
+        await hazard_delivery.deliver(act.session, act.hub, outcome.notices)
+    await message.reply_text(_state_text(act.hub, act.lang, outcome))
 
 
 async def followup_answered(update: Update, context: Context) -> None:
     """hzf:<id>:yes|no — the reporter says whether the closed hazard really is fixed."""
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
     _, raw_id, answer = query.data.split(":")
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        outcome = await hazards.answer_followup(
-            session, sender.person, int(raw_id), answer == "yes", now=hub.now()
+    async with acting(update, context) as act:
+        outcome = await lifecycle.answer_followup(
+            act.session, act.person, int(raw_id), answer == "yes", now=act.hub.now()
         )
-        await hazard_delivery.deliver(session, hub, outcome.notices)
+        await hazard_delivery.deliver(act.session, act.hub, outcome.notices)
     await query.answer()
     try:
         await query.edit_message_reply_markup(None)

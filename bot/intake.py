@@ -4,7 +4,7 @@ Filing a report costs the same handful of statements whoever sends it, and each 
 for a unit of work of its own: a connection, its reads, a commit. That, not the similarity
 check or Telegram, bounded how many reports a second the bot could take. The intake queues
 the reports that arrive while a unit of work is running and files them all in the next one
-(`hazards.submit_many`), each with the outcome it would have had alone. The reply — the
+(`hazards.intake.submit_many`), each with the outcome it would have had alone. The reply — the
 ticket number — still goes out only after the report is committed.
 
 A report's sender stays in order: any later update of theirs waits until the report is
@@ -31,8 +31,8 @@ from telegram.ext import Application
 
 from bot.context import Sender, identify_many
 from hazards import delivery as hazard_delivery
-from hazards import service as hazards
-from hazards.service import Draft, Filed, Similar, Submission
+from hazards import intake as hazard_intake
+from hazards.intake import Draft, Filed, Similar, Submission
 from hub.core import Hub
 from hub.errors import HubError
 
@@ -160,7 +160,7 @@ class Intake:
             Submission(sender.person, item.draft, grid_id, item.offer_similar)
             for item, sender, grid_id in zip(batch, senders, grids, strict=True)
         ]
-        results = await hazards.submit_many(
+        results = await hazard_intake.submit_many(
             session, submissions, now=hub.now(), limit_per_hour=hub.settings.report_limit_per_hour
         )
         outcomes: list[Outcome | HubError] = []

@@ -9,42 +9,39 @@ in the workers' own group) and never in a residents' group.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot.commands import Command, declare
-from bot.context import Context, hub_of, identify
-from hazards import ledger
-from hazards import service as hazards
+from bot.context import Context, acting
+from hazards import ledger, views
+from hazards.notices import render
 from hub import bindings
-from hub.models import ChatKind, Role
+from hub.models import Role
 
 LEDGER_LINES = 30
 TIMELINE_LINES = 30
 
 
 async def ledger_command(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     message = update.effective_message
     assert message is not None
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        grid_id = sender.chat.grid_id if sender.chat else sender.person.grid_id
-        grid = await bindings.grid(session, grid_id) if grid_id else None
+    async with acting(update, context) as act:
+        grid_id = act.chat.grid_id if act.chat else act.person.grid_id
+        grid = await bindings.grid(act.session, grid_id) if grid_id else None
         rows = await ledger.open_ledger(
-            session, sender.person, grid.code if grid and sender.chat else None, now=hub.now()
+            act.session, act.person, grid.code if grid and act.chat else None, now=act.hub.now()
         )
-    lang = sender.lang
+    lang = act.lang
     grid_name = grid.name if grid else "—"
     if not rows:
-        await message.reply_text(hub.t(lang, "hazard.ledger.empty", grid_name=grid_name))
+        await message.reply_text(act.t("hazard.ledger.empty", grid_name=grid_name))
         return
-    lines = [hub.t(lang, "hazard.ledger.title", grid_name=grid_name, count=len(rows),
+    lines = [act.t("hazard.ledger.title", grid_name=grid_name, count=len(rows),
                    overdue_count=sum(r.overdue for r in rows))]
-    lines += [hazards.render(hub.texts, lang, "hazard.ledger.item", r.params(), hub.tz)
+    lines += [render(act.hub.texts, lang, "hazard.ledger.item", r.params(), act.hub.tz)
               for r in rows[:LEDGER_LINES]]
     if len(rows) > LEDGER_LINES:
-        lines.append(hub.t(lang, "hazard.ledger.more", count=len(rows) - LEDGER_LINES))
+        lines.append(act.t("hazard.ledger.more", count=len(rows) - LEDGER_LINES))
     await message.reply_text("\n".join(lines))
 
 
@@ -56,48 +53,41 @@ def _hazard_id(args: list[str]) -> int | None:
 
 
 async def hazard_command(update: Update, context: Context) -> None:
-    hub = hub_of(context)
-    message, chat = update.effective_message, update.effective_chat
-    assert message and chat
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        lang = sender.lang
-        in_workers_chat = sender.chat is not None and sender.chat.kind is ChatKind.WORKERS
-        if chat.type != ChatType.PRIVATE and not in_workers_chat:
-            await message.reply_text(hub.t(lang, "bot.private_only"))
+    message = update.effective_message
+    assert message is not None
+    async with acting(update, context) as act:
+        lang = act.lang
+        if not await act.in_private(or_workers_chat=True):
             return
         hazard_id = _hazard_id(context.args or [])
         if hazard_id is None:
-            await message.reply_text(hub.t(lang, "hazard.usage"))
+            await message.reply_text(act.t("hazard.usage"))
             return
-        view = await hazards.detail(session, sender.person, hazard_id, now=hub.now())
-    parts = [hazards.render(hub.texts, lang, "hazard.detail", view.params, hub.tz),
-             hub.t(lang, "hazard.timeline_title")]
+        view = await views.detail(act.session, act.person, hazard_id, now=act.hub.now())
+    parts = [render(act.hub.texts, lang, "hazard.detail", view.params, act.hub.tz),
+             act.t("hazard.timeline_title")]
     for item in view.timeline[-TIMELINE_LINES:]:
-        key, params = hazards.timeline_params(item)
-        parts.append(hazards.render(hub.texts, lang, key, params, hub.tz))
+        key, params = views.timeline_params(item)
+        parts.append(render(act.hub.texts, lang, key, params, act.hub.tz))
     await message.reply_text("\n".join(parts))
 
 
 async def my_command(update: Update, context: Context) -> None:
-    hub = hub_of(context)
-    message, chat = update.effective_message, update.effective_chat
-    assert message and chat
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        if chat.type != ChatType.PRIVATE:
-            await message.reply_text(hub.t(sender.lang, "bot.private_only"))
+    message = update.effective_message
+    assert message is not None
+    async with acting(update, context) as act:
+        if not await act.in_private():
             return
-        reports = await hazards.my_reports(session, sender.person)
-    lang = sender.lang
+        reports = await views.my_reports(act.session, act.person)
+    lang = act.lang
     if not reports:
-        await message.reply_text(hub.t(lang, "hazard.my_empty"))
+        await message.reply_text(act.t("hazard.my_empty"))
         return
-    lines = [hub.t(lang, "hazard.my_title")]
+    lines = [act.t("hazard.my_title")]
     for hazard in reports:
         params = {"id": hazard.id, "category": hazard.category, "state": hazard.state.value,
                   "reported_at": hazard.reported_at}
-        lines.append(hazards.render(hub.texts, lang, "hazard.my_item", params, hub.tz))
+        lines.append(render(act.hub.texts, lang, "hazard.my_item", params, act.hub.tz))
     await message.reply_text("\n".join(lines))
 
 

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType
+from telegram import ForceReply, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from audio import library
 from audio.models import RecordingSource
 from audio.scripts import Dialect
+from bot import keyboards
 from bot.commands import Command, declare
-from bot.context import Context, Sender, hub_of, hub_of_app, identify
-from hub.core import Hub
+from bot.context import Acting, Context, acting, hub_of, hub_of_app, identified
 from hub.i18n import to_traditional
 from hub.models import Role
 
@@ -49,15 +47,13 @@ def prompted_request(reply: Message | None, bot_id: int) -> int | None:
     return int(found.group(1)) if found else None
 
 
-async def _send_prompt(
-    hub: Hub, context: Context, session: AsyncSession, sender: Sender, chat_id: int, request_id: int
-) -> None:
+async def _send_prompt(act: Acting, context: Context, chat_id: int, request_id: int) -> None:
     """One service call (the prompt for a request in the sender's scope) and its message."""
-    known = await library.catalogue(hub)
-    shown = await library.prompt(session, known, actor=sender.person, request_id=request_id)
-    lang = sender.lang
-    text = hub.t(
-        lang, "record.prompt", id=shown.request.id, title=shown.script.title,
+    known = await library.catalogue(act.hub)
+    shown = await library.prompt(act.session, known, actor=act.person, request_id=request_id)
+    lang = act.lang
+    text = act.t(
+        "record.prompt", id=shown.request.id, title=shown.script.title,
         dialect=dialect_name(shown.dialect, lang), mandarin=shown.script.mandarin,
         reading=shown.reading,
     )
@@ -66,53 +62,46 @@ async def _send_prompt(
 
 async def record_command(update: Update, context: Context) -> None:
     """/record lists the open requests; /record <number> prompts for one at once."""
-    hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and chat
     args = context.args or []
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        if chat.type != ChatType.PRIVATE:
-            await message.reply_text(hub.t(sender.lang, "bot.private_only"))
+    async with acting(update, context) as act:
+        if not await act.in_private():
             return
         if args:
             number = args[0].upper().lstrip("#R")
             if len(args) > 1 or not number.isdigit():
-                await message.reply_text(hub.t(sender.lang, "record.usage"))
+                await message.reply_text(act.t("record.usage"))
                 return
-            await _send_prompt(hub, context, session, sender, chat.id, int(number))
+            await _send_prompt(act, context, chat.id, int(number))
             return
-        found = await library.open_requests(session, sender.person)
+        found = await library.open_requests(act.session, act.person)
     if not found:
-        await message.reply_text(hub.t(sender.lang, "record.none"))
+        await message.reply_text(act.t("record.none"))
         return
-    known = await library.catalogue(hub)
+    known = await library.catalogue(act.hub)
     rows = []
     for item in found[:_BUTTONS]:
         script = known.scripts.get(item.request.script_id)
         dialect = known.dialects.get(item.request.dialect)
-        label = hub.t(
-            sender.lang, "record.button", id=item.request.id,
+        label = act.t(
+            "record.button", id=item.request.id,
             title=script.title if script else item.request.script_id,
-            dialect=dialect_name(dialect, sender.lang) if dialect else item.request.dialect,
+            dialect=dialect_name(dialect, act.lang) if dialect else item.request.dialect,
             grid=item.grid.name,
         )
-        rows.append([InlineKeyboardButton(label[:64], callback_data=f"rec:{item.request.id}")])
-    await message.reply_text(
-        hub.t(sender.lang, "record.list", count=len(found)), reply_markup=InlineKeyboardMarkup(rows)
-    )
+        rows.append([(label[:64], f"rec:{item.request.id}")])
+    await message.reply_text(act.t("record.list", count=len(found)), reply_markup=keyboards.inline(rows))
 
 
 async def request_pressed(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
     request_id = int(query.data.removeprefix("rec:"))
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        chat_id = query.message.chat.id if query.message else sender.person.telegram_id
+    async with acting(update, context) as act:
+        chat_id = query.message.chat.id if query.message else act.person.telegram_id
         assert chat_id is not None
-        await _send_prompt(hub, context, session, sender, chat_id, request_id)
+        await _send_prompt(act, context, chat_id, request_id)
     await query.answer()
 
 
@@ -126,29 +115,26 @@ async def take_received(update: Update, context: Context) -> None:
     request_id = prompted_request(message.reply_to_message, context.bot.id)
     if request_id is None:
         if message.document is None:  # documents without a prompt belong to other features
-            async with hub.db.session() as session:
-                sender = await identify(session, hub, update)
-            await message.reply_text(hub.t(sender.lang, "record.not_a_reply"))
+            act = await identified(update, context)
+            await message.reply_text(act.t("record.not_a_reply"))
         return
     if media.file_size and media.file_size > MAX_DOWNLOAD_MB << 20:
-        async with hub.db.session() as session:
-            sender = await identify(session, hub, update)
-        await message.reply_text(hub.t(sender.lang, "record.too_big", limit=MAX_DOWNLOAD_MB))
+        act = await identified(update, context)
+        await message.reply_text(act.t("record.too_big", limit=MAX_DOWNLOAD_MB))
         return
     telegram_file = await media.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
     hint = getattr(media, "file_name", None) or media.mime_type or telegram_file.file_path
     known = await library.catalogue(hub)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         added = await library.add_recording(
-            session, known, hub.settings.data_dir, actor=sender.person, data=data, hint=hint,
+            act.session, known, hub.settings.data_dir, actor=act.person, data=data, hint=hint,
             source=RecordingSource.TELEGRAM, now=hub.now(), request_id=request_id,
         )
         take = added.recording
-        text = hub.t(
-            sender.lang, "record.saved", title=added.script.title,
-            dialect=dialect_name(added.dialect, sender.lang), version=take.version,
+        text = act.t(
+            "record.saved", title=added.script.title,
+            dialect=dialect_name(added.dialect, act.lang), version=take.version,
             duration=f"{take.duration_s:.1f}", lufs=f"{take.loudness_lufs:.1f}",
             approved=take.approved,
         )

@@ -6,7 +6,7 @@ once and the reporter gets the ticket number in reply. A bare `/report` starts t
 flow: category, the category's "is anyone in danger right now?", description, photo, place,
 whether to be named, confirm. In a group the flow moves to a private chat through a deep
 link, because answering there would show the neighbours who reported. Every filing goes
-through the intake (bot.intake) to `hazards.submit_many`, which asks first when an open
+through the intake (bot.intake) to `hazards.intake.submit_many`, which asks first when an open
 report may be the same problem.
 """
 
@@ -30,12 +30,13 @@ from telegram.ext import (
 
 from bot import pending, start
 from bot.commands import Command, declare
-from bot.context import Context, hub_of, identify
+from bot.context import Context, acting, hub_of, identified
 from bot.intake import Outcome, intake_of
 from bot.uploads import store_sent_photo
 from hazards import categories
-from hazards import service as hazards
-from hazards.service import Draft
+from hazards import intake as hazard_intake
+from hazards.intake import Draft
+from hazards.notices import render, render_notice
 from hub.core import Hub
 from hub.errors import HubError, NotFound
 from hub.models import Grid
@@ -92,14 +93,14 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 # --- filing --------------------------------------------------------------------------------
 
 
-def _similar_question(hub: Hub, lang: str, similar: hazards.Similar, owner: int, number: int) -> Reply:
+def _similar_question(hub: Hub, lang: str, similar: hazard_intake.Similar, owner: int, number: int) -> Reply:
     """Ask about the likeliest candidate: rs:<owner>:<question>:<ticket>|new.
 
     The owner's id keeps others out; the question's number ties the answer to the report it
     was asked about, when the same person has several questions open.
     """
     best, params = similar.candidates[0], similar.params[0]
-    text = hazards.render(hub.texts, lang, "hazard.similar", params, hub.tz)
+    text = render(hub.texts, lang, "hazard.similar", params, hub.tz)
     markup = InlineKeyboardMarkup([
         [_button(hub.t(lang, "hazard.similar_yes"), f"rs:{owner}:{number}:{best.id}")],
         [_button(hub.t(lang, "hazard.similar_no"), f"rs:{owner}:{number}:new")],
@@ -118,7 +119,7 @@ def _answer(context: Context, outcome: Outcome) -> Reply:
     """The reply to a filing: the receipt, or "is this the same as #N?" with its buttons."""
     hub = hub_of(context)
     sender, result = outcome.sender, outcome.result
-    if isinstance(result, hazards.Similar):
+    if isinstance(result, hazard_intake.Similar):
         questions = _questions(context)
         number = max(questions, default=0) + 1
         questions[number] = SameQuestion(result.draft, outcome.grid_id)
@@ -126,7 +127,7 @@ def _answer(context: Context, outcome: Outcome) -> Reply:
             del questions[old]
         assert sender.person.telegram_id is not None
         return _similar_question(hub, sender.lang, result, sender.person.telegram_id, number)
-    return hazards.render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
+    return render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
 
 
 def _user_data(context: Context) -> dict[object, object]:
@@ -149,7 +150,6 @@ async def _reply_when_filed(update: Update, context: Context, filing: asyncio.Fu
 
 
 async def report_command(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and chat and message.text is not None
     parts = message.text.split(None, 1)
@@ -160,17 +160,16 @@ async def report_command(update: Update, context: Context) -> None:
         filing = intake_of(context.application).enqueue(update, _here(update, Draft(text=text)))
         context.application.create_task(_reply_when_filed(update, context, filing), update=update)
         return
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-    grid_id = sender.chat.grid_id if sender.chat else None
+    act = await identified(update, context)
+    grid_id = act.chat.grid_id if act.chat else None
     if chat.type == ChatType.PRIVATE:
-        await _begin(context, chat.id, grid_id, sender.lang)
+        await _begin(context, chat.id, grid_id, act.lang)
         return
     link = f"https://t.me/{context.bot.username}?start={DEEP_LINK}{grid_id or ''}"
     await message.reply_text(
-        hub.t(sender.lang, "hazard.continue_private"),
+        act.t("hazard.continue_private"),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(hub.t(sender.lang, "hazard.continue_button"), url=link)]]
+            [[InlineKeyboardButton(act.t("hazard.continue_button"), url=link)]]
         ),
     )
 
@@ -194,18 +193,16 @@ async def photo_report(update: Update, context: Context) -> None:
 
 async def same_answered(update: Update, context: Context) -> None:
     """rs:<owner>:<question>:<ticket>|new — the reporter's answer to "is this the same as #N?"."""
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
     _, owner, number, answer = query.data.split(":")
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    act = await identified(update, context)
     if query.from_user.id != int(owner):
-        await query.answer(hub.t(sender.lang, "hazard.not_yours"), show_alert=True)
+        await query.answer(act.t("hazard.not_yours"), show_alert=True)
         return
     question = _questions(context).pop(int(number), None)
     if question is None:
-        await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
+        await query.answer(act.t("hazard.flow_expired"), show_alert=True)
         return
     draft = question.draft
     if answer != "new":
@@ -220,7 +217,6 @@ async def same_answered(update: Update, context: Context) -> None:
 
 async def location_sent(update: Update, context: Context) -> None:
     """A location: the next step of a guided report, or the place of the report just sent."""
-    hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and message.location and chat
     flow = _user_data(context).get(pending.REPORT_FLOW)
@@ -229,17 +225,16 @@ async def location_sent(update: Update, context: Context) -> None:
         await _advance(context, chat.id, flow, Step.NAMED)
         return
     try:
-        async with hub.db.session() as session:
-            sender = await identify(session, hub, update)
-            hazard = await hazards.attach_location(
-                session, sender.person, message.location.latitude, message.location.longitude,
-                now=hub.now(),
+        async with acting(update, context) as act:
+            hazard = await hazard_intake.attach_location(
+                act.session, act.person, message.location.latitude, message.location.longitude,
+                now=act.hub.now(),
             )
     except HubError:
         if chat.type == ChatType.PRIVATE:
             raise
         return  # a location shared in a group is not necessarily meant for us
-    await message.reply_text(hub.t(sender.lang, "hazard.located", id=hazard.id))
+    await message.reply_text(act.t("hazard.located", id=hazard.id))
 
 
 # --- the guided flow -----------------------------------------------------------------------
@@ -272,7 +267,7 @@ def _prompt(hub: Hub, flow: Flow) -> Reply:
         "has_photo": flow.photo is not None, "urgent": flow.urgent, "named": flow.named,
     }
     confirm = [_button(hub.t(lang, "hazard.confirm_yes"), "rf:confirm:yes")]
-    text = hazards.render(hub.texts, lang, "hazard.confirm", params, hub.tz)
+    text = render(hub.texts, lang, "hazard.confirm", params, hub.tz)
     return text, InlineKeyboardMarkup([confirm, cancel])
 
 
@@ -293,15 +288,13 @@ async def _begin(context: Context, chat_id: int, grid_id: int | None, lang: str)
 
 async def deep_link(update: Update, context: Context, payload: str) -> None:
     """/start report_<grid id>: the guided flow, moved here from a group."""
-    hub = hub_of(context)
     chat = update.effective_chat
     assert chat is not None
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         grid_id = int(payload) if payload.isdigit() else None
-        if payload and (grid_id is None or await session.get(Grid, grid_id) is None):
+        if payload and (grid_id is None or await act.session.get(Grid, grid_id) is None):
             raise NotFound("error.grid_unknown", code=payload[:32])
-    await _begin(context, chat.id, grid_id, sender.lang)
+    await _begin(context, chat.id, grid_id, act.lang)
 
 
 async def flow_text(update: Update, context: Context) -> None:
@@ -311,10 +304,10 @@ async def flow_text(update: Update, context: Context) -> None:
     flow = _user_data(context)[pending.REPORT_FLOW]
     assert isinstance(flow, Flow)
     if flow.step is Step.TEXT:
-        flow.text = hazards.clean_text(message.text)
+        flow.text = hazard_intake.clean_text(message.text)
         await _advance(context, chat.id, flow, Step.PHOTO)
     elif flow.step is Step.PLACE:
-        checked = hazards.check_draft(replace(flow.draft(), address=message.text))
+        checked = hazard_intake.check_draft(replace(flow.draft(), address=message.text))
         flow.address = checked.address
         await _advance(context, chat.id, flow, Step.NAMED)
     else:
@@ -353,9 +346,8 @@ async def flow_pressed(update: Update, context: Context) -> None:
     flow = user_data.get(pending.REPORT_FLOW)
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if not isinstance(flow, Flow) or (what != "cancel" and flow.step not in EXPECTED.get(what, ())):
-        async with hub.db.session() as session:
-            sender = await identify(session, hub, update)
-        await query.answer(hub.t(sender.lang, "hazard.flow_expired"), show_alert=True)
+        act = await identified(update, context)
+        await query.answer(act.t("hazard.flow_expired"), show_alert=True)
         return
     if what == "cancel":
         user_data.pop(pending.REPORT_FLOW, None)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot import keyboards
 from bot.commands import Command, declare, help_text
-from bot.context import Context, hub_of, identify
+from bot.context import Context, acting, identified
 from hub import people
 from hub.errors import InvalidInput
 from hub.i18n import LANGUAGE_NAMES, LANGUAGES
@@ -19,7 +20,6 @@ DEEP_LINKS: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {}
 
 
 async def start(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     assert update.effective_message and update.effective_user and update.effective_chat
     payload = context.args[0] if context.args else ""
     if update.effective_chat.type == update.effective_chat.PRIVATE:
@@ -27,59 +27,47 @@ async def start(update: Update, context: Context) -> None:
             if payload.startswith(prefix):
                 await handler(update, context, payload.removeprefix(prefix))
                 return
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        grid = sender.chat.grid if sender.chat else None
+    async with acting(update, context) as act:
+        grid = act.chat.grid if act.chat else None
     if update.effective_chat.type == update.effective_chat.PRIVATE:
-        text = hub.t(
-            sender.lang,
+        text = act.t(
             "start.private",
             name=update.effective_user.first_name,
-            commands=help_text(hub.texts, sender.lang, sender.person.role),
+            commands=help_text(act.hub.texts, act.lang, act.person.role),
         )
     else:
-        text = hub.t(sender.lang, "start.group", grid=f"{grid.name} ({grid.code})" if grid else None)
+        text = act.t("start.group", grid=f"{grid.name} ({grid.code})" if grid else None)
     await update.effective_message.reply_text(text)
 
 
 async def show_help(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     assert update.effective_message
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-    await update.effective_message.reply_text(help_text(hub.texts, sender.lang, sender.person.role))
+    act = await identified(update, context)
+    await update.effective_message.reply_text(help_text(act.hub.texts, act.lang, act.person.role))
 
 
-def _language_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=f"lang:{lang}")] for lang in LANGUAGES]
-    )
+def _language_keyboard() -> InlineKeyboardMarkup | None:
+    return keyboards.inline([(LANGUAGE_NAMES[lang], f"lang:{lang}")] for lang in LANGUAGES)
 
 
 async def choose_language(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     assert update.effective_message
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-    await update.effective_message.reply_text(
-        hub.t(sender.lang, "lang.prompt"), reply_markup=_language_keyboard()
-    )
+    act = await identified(update, context)
+    await update.effective_message.reply_text(act.t("lang.prompt"), reply_markup=_language_keyboard())
 
 
 async def language_chosen(update: Update, context: Context) -> None:
     """A language button: it changes the language of whoever pressed it, and only theirs."""
-    hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
     lang = query.data.removeprefix("lang:")
     if lang not in LANGUAGES:
         raise InvalidInput("error.language", language=lang)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        await people.set_language(session, sender.person, lang, now=hub.now())
-    await query.answer(hub.t(lang, "lang.set"))
+    async with acting(update, context) as act:
+        await people.set_language(act.session, act.person, lang, now=act.hub.now())
+    await query.answer(act.hub.t(lang, "lang.set"))
     if query.message and query.message.chat.type == query.message.chat.PRIVATE:
-        await query.edit_message_text(hub.t(lang, "lang.set"))
+        await query.edit_message_text(act.hub.t(lang, "lang.set"))
 
 
 def register(app: Application) -> None:

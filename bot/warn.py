@@ -7,11 +7,12 @@ may do it, so a stranger's press or a replayed one changes nothing.
 
 from __future__ import annotations
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import keyboards
 from bot.commands import Command, declare
-from bot.context import Context, hub_of, identify
+from bot.context import Context, acting
 from broadcasts.warnings import lifecycle as warnings
 from broadcasts.warnings.ingest import preview_buttons
 from broadcasts.warnings.models import MsgType
@@ -25,36 +26,34 @@ FOLLOW_UPS = {
 EDITS = "warn_edits"  # bot_data: (chat id, prompt message id) -> warning id
 
 
-def _keyboard(hub: Hub, lang: str, warning_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup.de_json(preview_buttons(hub, lang, warning_id), None)
+def _keyboard(hub: Hub, lang: str, warning_id: int) -> InlineKeyboardMarkup | None:
+    return keyboards.inline(preview_buttons(hub, lang, warning_id))
 
 
 async def warn_command(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     message = update.effective_message
     assert message is not None
     _, *rest_of_text = (message.text or "").split(None, 1)
     args = rest_of_text[0] if rest_of_text else ""
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
+    async with acting(update, context) as act:
         head, _, rest = args.partition(" ")
         follow_up = FOLLOW_UPS.get(head.lower())
         if not args.strip():
-            await message.reply_text(hub.t(sender.lang, "warn.usage"))
+            await message.reply_text(act.t("warn.usage"))
             return
         if follow_up is not None:
             number, _, text = rest.strip().partition(" ")
             if not number.lstrip("#").isdigit():
-                await message.reply_text(hub.t(sender.lang, "warn.usage"))
+                await message.reply_text(act.t("warn.usage"))
                 return
             warning = await warnings.follow_up(
-                session, hub, sender.person, int(number.lstrip("#")), follow_up, text
+                act.session, act.hub, act.person, int(number.lstrip("#")), follow_up, text
             )
         else:
-            warning = await warnings.draft(session, hub, sender.person, warnings.parse_command(args))
-        preview = warnings.render(hub, warning, sender.lang, preview=True)
+            warning = await warnings.draft(act.session, act.hub, act.person, warnings.parse_command(args))
+        preview = warnings.render(act.hub, warning, act.lang, preview=True)
         warning_id = warning.id
-    await message.reply_text(preview, reply_markup=_keyboard(hub, sender.lang, warning_id))
+    await message.reply_text(preview, reply_markup=_keyboard(act.hub, act.lang, warning_id))
 
 
 async def _report_text(hub: Hub, lang: str, report: warnings.Report) -> str:
@@ -67,30 +66,26 @@ async def _report_text(hub: Hub, lang: str, report: warnings.Report) -> str:
 
 
 async def pressed(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     query = update.callback_query
     assert query is not None and query.data is not None
     _, number, action = query.data.split(":")
     warning_id = int(number)
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        lang = sender.lang
+    async with acting(update, context) as act:
+        lang = act.lang
         if action == "send":
-            sent = await warnings.send(session, hub, sender.person, warning_id)
-            reply = hub.t(lang, "warn.sent", id=warning_id, chats=sent.chats, speakers=sent.speakers)
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(hub.t(lang, "warn.report"), callback_data=f"wn:{warning_id}:report")]]
-            )
+            sent = await warnings.send(act.session, act.hub, act.person, warning_id)
+            reply = act.t("warn.sent", id=warning_id, chats=sent.chats, speakers=sent.speakers)
+            markup = keyboards.inline([[(act.t("warn.report"), f"wn:{warning_id}:report")]])
         elif action == "cancel":
-            await warnings.discard(session, hub, sender.person, warning_id)
-            reply, markup = hub.t(lang, "warn.discarded", id=warning_id), None
+            await warnings.discard(act.session, act.hub, act.person, warning_id)
+            reply, markup = act.t("warn.discarded", id=warning_id), None
         elif action == "edit":
-            warning = await warnings.get(session, warning_id)
-            await warnings.require_editable(session, sender.person, warning)
+            warning = await warnings.get(act.session, warning_id)
+            await warnings.require_editable(act.session, act.person, warning)
             reply, markup = None, None
         elif action == "report":
-            report = await warnings.delivery_report(session, sender.person, warning_id)
-            reply, markup = await _report_text(hub, lang, report), None
+            report = await warnings.delivery_report(act.session, act.person, warning_id)
+            reply, markup = await _report_text(act.hub, lang, report), None
         else:
             await query.answer()
             return
@@ -99,7 +94,7 @@ async def pressed(update: Update, context: Context) -> None:
     if message is None:
         return
     if action == "edit":
-        prompt = await message.reply_text(hub.t(lang, "warn.edit_prompt"), reply_markup=ForceReply(selective=True))
+        prompt = await message.reply_text(act.t("warn.edit_prompt"), reply_markup=ForceReply(selective=True))
         context.bot_data.setdefault(EDITS, {})[(prompt.chat.id, prompt.message_id)] = warning_id
     elif action == "report":
         await message.reply_text(reply)
@@ -120,16 +115,14 @@ class _EditReply(filters.MessageFilter):
 
 
 async def edit_reply(update: Update, context: Context) -> None:
-    hub = hub_of(context)
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None and message.text is not None
     warning_id = context.bot_data[EDITS][(message.chat.id, message.reply_to_message.message_id)]
-    async with hub.db.session() as session:
-        sender = await identify(session, hub, update)
-        warning = await warnings.edit(session, hub, sender.person, warning_id, message.text)
-        preview = warnings.render(hub, warning, sender.lang, preview=True)
+    async with acting(update, context) as act:
+        warning = await warnings.edit(act.session, act.hub, act.person, warning_id, message.text)
+        preview = warnings.render(act.hub, warning, act.lang, preview=True)
     context.bot_data[EDITS].pop((message.chat.id, message.reply_to_message.message_id), None)
-    await message.reply_text(preview, reply_markup=_keyboard(hub, sender.lang, warning_id))
+    await message.reply_text(preview, reply_markup=_keyboard(act.hub, act.lang, warning_id))
 
 
 def register(app: Application) -> None:

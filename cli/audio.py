@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hub.core import Hub
-    from hub.settings import Settings
+from cli.common import (
+    CLI_ACTOR,
+    JSON,
+    CliError,
+    arg,
+    command,
+    group,
+    print_json,
+    read_input,
+    with_hub,
+)
+from hub.core import Hub
+from hub.settings import Settings
 
 # audio/ pulls in numpy, scipy and ffmpeg: imported by the audio commands only, so the
 # rest of the CLI starts as quickly as before.
 
-CLI_ACTOR = "cli"
 # What a user types (the hub's language names) -> the speech engines' language.
 SAY_LANGUAGES = {"zh": "zh", "zh-Hans": "zh", "zh-Hant": "zh-TW", "yue": "yue", "en": "en"}
 SAY_FORMATS = (".mp3", ".ogg")
-
-
-class AudioCliError(Exception):
-    """A mistake in how an audio command was called; cli.main prints it as one line."""
 
 
 def audio_say(settings: Settings, args: argparse.Namespace) -> int:
@@ -41,12 +45,12 @@ def audio_say(settings: Settings, args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() not in SAY_FORMATS:
-        raise AudioCliError(f"{out.name}: --out must end in {' or '.join(SAY_FORMATS)}")
+        raise CliError(f"{out.name}: --out must end in {' or '.join(SAY_FORMATS)}")
     audio = AudioSettings.for_data_dir(settings.data_dir, settings.tts_engine)
     try:
         say(args.text, SAY_LANGUAGES[args.lang], out, audio)
     except (TTSError, FFmpegError) as error:
-        raise AudioCliError(str(error)) from None
+        raise CliError(str(error)) from None
     print(out)
     return 0
 
@@ -61,6 +65,7 @@ def _copy_out(clip: Any, out_dir: Path, stem: str) -> list[Path]:
     return copies
 
 
+@with_hub
 async def audio_render(hub: Hub, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -90,12 +95,10 @@ async def audio_render(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+@with_hub
 async def audio_import(hub: Hub, args: argparse.Namespace) -> int:
     path = Path(args.file)
-    try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except OSError as error:
-        raise AudioCliError(f"cannot read {path}: {error.strerror}") from None
+    data = await read_input(path)
     from audio import library
     from audio.models import RecordingSource
 
@@ -115,6 +118,7 @@ async def audio_import(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+@with_hub
 async def audio_recordings(hub: Hub, args: argparse.Namespace) -> int:
     from audio import library
 
@@ -130,7 +134,7 @@ async def audio_recordings(hub: Hub, args: argparse.Namespace) -> int:
         for r in found
     ]
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print_json(rows)
         return 0
     for row in rows:
         state = "approved" if row["approved"] else "pending"
@@ -142,6 +146,7 @@ async def audio_recordings(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+@with_hub
 async def audio_request(hub: Hub, args: argparse.Namespace) -> int:
     from audio import library
 
@@ -155,6 +160,7 @@ async def audio_request(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+@with_hub
 async def audio_approve(hub: Hub, args: argparse.Namespace) -> int:
     from audio import library
 
@@ -166,40 +172,32 @@ async def audio_approve(hub: Hub, args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """The `audio` command group, added to gridcast's parser by cli.main."""
-    audio = sub.add_parser("audio", help="speech, clips and dialect recordings")
-    cmds = audio.add_subparsers(dest="audio_command", required=True)
-
-    p = cmds.add_parser("say", help="speak one text into an .mp3 or .ogg file")
-    p.add_argument("text")
-    p.add_argument("--lang", choices=list(SAY_LANGUAGES), default="zh")
-    p.add_argument("--out", required=True, help="file to write; .mp3 or .ogg")
-    p.set_defaults(plain=audio_say)
-
-    p = cmds.add_parser("render", help="render a script's loudspeaker clip (or all of them)")
-    p.add_argument("script", help="a script id from content/scripts, or 'all'")
-    p.add_argument("--dialect", help="add this dialect (its approved recording, or its fallback)")
-    p.add_argument("--out", help="also copy the clips here as <script>[.<dialect>].mp3/.ogg")
-    p.set_defaults(func=audio_render)
-
-    p = cmds.add_parser("import", help="add an audio file as a dialect recording")
-    p.add_argument("file")
-    p.add_argument("--script", required=True)
-    p.add_argument("--dialect", required=True)
-    p.add_argument("--speaker", required=True, help="who is speaking")
-    p.set_defaults(func=audio_import)
-
-    p = cmds.add_parser("recordings", help="list dialect recordings")
-    p.add_argument("--script")
-    p.add_argument("--dialect")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=audio_recordings)
-
-    p = cmds.add_parser("request", help="ask a grid's workers to record a script in a dialect")
-    p.add_argument("script")
-    p.add_argument("--dialect", required=True)
-    p.add_argument("--grid", required=True)
-    p.set_defaults(func=audio_request)
-
-    p = cmds.add_parser("approve", help="approve a pending recording")
-    p.add_argument("id", type=int)
-    p.set_defaults(func=audio_approve)
+    cmds = group(sub, "audio", "speech, clips and dialect recordings")
+    command(
+        cmds, "say", audio_say, "speak one text into an .mp3 or .ogg file",
+        arg("text"),
+        arg("--lang", choices=list(SAY_LANGUAGES), default="zh"),
+        arg("--out", required=True, help="file to write; .mp3 or .ogg"),
+    )
+    command(
+        cmds, "render", audio_render, "render a script's loudspeaker clip (or all of them)",
+        arg("script", help="a script id from content/scripts, or 'all'"),
+        arg("--dialect", help="add this dialect (its approved recording, or its fallback)"),
+        arg("--out", help="also copy the clips here as <script>[.<dialect>].mp3/.ogg"),
+    )
+    command(
+        cmds, "import", audio_import, "add an audio file as a dialect recording",
+        arg("file"),
+        arg("--script", required=True),
+        arg("--dialect", required=True),
+        arg("--speaker", required=True, help="who is speaking"),
+    )
+    command(
+        cmds, "recordings", audio_recordings, "list dialect recordings",
+        arg("--script"), arg("--dialect"), JSON,
+    )
+    command(
+        cmds, "request", audio_request, "ask a grid's workers to record a script in a dialect",
+        arg("script"), arg("--dialect", required=True), arg("--grid", required=True),
+    )
+    command(cmds, "approve", audio_approve, "approve a pending recording", arg("id", type=int))

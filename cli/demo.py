@@ -1,4 +1,4 @@
-"""A demo district, so a newcomer sees a real tree of grids and people at once.
+"""`gridcast demo`: a demo district, so a newcomer sees a real tree of grids and people at once.
 
 Modelled on a Putian street office: a district, a street, an urban community and a
 village, each split into grids with their workers. Running it twice changes nothing.
@@ -6,6 +6,10 @@ village, each split into grids with their workers. Running it twice changes noth
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
+from cli.common import command, with_hub
 from hub import grids, people
 from hub.core import Hub
 from hub.models import GridLevel, Role
@@ -55,3 +59,13 @@ async def load_demo(hub: Hub) -> str:
         "Try `gridcast grids list` and `gridcast people list`; in Telegram a worker binds "
         "a group with /bind T1."
     )
+
+
+@with_hub
+async def demo(hub: Hub, args: argparse.Namespace) -> int:
+    print(await load_demo(hub))
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    command(sub, "demo", demo, "load a demo district")

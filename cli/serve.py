@@ -12,6 +12,7 @@ import signal
 from collections.abc import Iterable
 
 from aiohttp import web
+from telegram.error import InvalidToken
 
 import scheduler
 from hub import heartbeats
@@ -65,7 +66,15 @@ async def serve(
             # Delivery first: what a crash left in the outbox goes out while the bot starts
             # (the knowledge base takes seconds to load), not after.
             tasks.append(asyncio.create_task(run_sender(hub, stop), name="outbox"))
-            await transport.start(bot_app)
+            try:
+                await transport.start(bot_app)
+            except InvalidToken:
+                # Telegram answers 401 or 404 to getMe for a token it does not know, and a
+                # wrong base URL looks the same; say so in one line, with nothing of the token.
+                raise ConfigError(
+                    "GRIDCAST_TELEGRAM_TOKEN: the Bot API refused the token (401/404 on getMe); "
+                    "check the token, or GRIDCAST_TELEGRAM_API_URL if you set one"
+                ) from None
             hub.metrics.up.labels(role="bot").set(1)
             log.info("bot started (%s)", "webhook" if use_webhook else "polling")
         if "web" in roles or feed is not None:

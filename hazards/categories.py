@@ -1,8 +1,9 @@
 """Hazard categories: what residents pick from, and what each one promises them.
 
 The list lives in `content/categories.yaml` so the emergency bureau can change deadlines or
-add a category without a release; it is validated when loaded, so a typo stops the hub at
-start-up with the file and field named instead of surfacing in front of a resident.
+add a category without a release (a county's `GRIDCAST_CONTENT_DIR/categories.yaml` replaces
+it whole); it is validated when loaded, so a typo stops the hub at start-up with the file,
+field and line named instead of surfacing in front of a resident.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.errors import ContentError, InvalidInput
+from hub import content
+from hub.errors import InvalidInput
 from hub.i18n import DEFAULT_LANGUAGE, to_traditional
 
-CATEGORIES_FILE = Path(__file__).resolve().parent.parent / "content" / "categories.yaml"
+CATEGORIES_FILE = "categories.yaml"  # inside content/ (see hub.content)
 OTHER = "other"
 
 
@@ -75,11 +76,7 @@ class Catalogue(BaseModel):
 
     @model_validator(mode="after")
     def _ids(self) -> Catalogue:
-        ids = [c.id for c in self.categories]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"category ids defined twice: {repeated}")
-        if OTHER not in ids:
+        if OTHER not in self.ids:
             raise ValueError(f"a category with id {OTHER!r} is required as the fallback")
         return self
 
@@ -112,24 +109,15 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().strip()
 
 
-def _where(error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or "top level"
-    return f"{field}: {first.get('msg', 'invalid')}"
-
-
-def load_categories(path: Path = CATEGORIES_FILE) -> Catalogue:
-    """Read and validate the categories; ContentError names the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ContentError(f"{path.name}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ContentError(f"{path.name}: {error}") from None
-    try:
-        return Catalogue.model_validate(raw)
-    except ValidationError as error:
-        raise ContentError(f"{path.name}: {_where(error)}") from None
+def load_categories(path: Path | None = None) -> Catalogue:
+    """Read and validate the categories; ContentError names the file, the field and the line."""
+    doc = content.read(path or content.file(CATEGORIES_FILE))
+    catalogue = doc.validate(Catalogue)
+    content.by_id(
+        ((c.id, c, doc.place("categories", i)) for i, c in enumerate(catalogue.categories)),
+        what="category id",
+    )
+    return catalogue
 
 
 @cache

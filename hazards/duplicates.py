@@ -154,6 +154,16 @@ async def load(session: AsyncSession, ids: list[int]) -> list[Hazard]:
     return [found[i] for i in ids if i in found]
 
 
+async def root(session: AsyncSession, hazard_id: int) -> Hazard | None:
+    """The report a ticket stands for: itself, or the original it was merged into."""
+    seen: set[int] = set()
+    hazard = await session.get(Hazard, hazard_id)
+    while hazard is not None and hazard.duplicate_of_id is not None and hazard.id not in seen:
+        seen.add(hazard.id)
+        hazard = await session.get(Hazard, hazard.duplicate_of_id)
+    return hazard
+
+
 async def find_similar(
     session: AsyncSession,
     *,

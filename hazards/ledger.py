@@ -44,6 +44,10 @@ DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Only workers and staff see the ledger, and only of their own grids.
+REFUSALS = access.Refusals(
+    role="hazard.refused_not_worker_ledger", scope="hazard.refused_out_of_scope_ledger"
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class LedgerRow:
     overdue: bool  # still waiting on the grid and past its deadline now
 
     def params(self) -> dict[str, Any]:
-        """For the "hazard.ledger.item" template (hazards.service.render localises them)."""
+        """For the "hazard.ledger.item" template (hazards.notices.render localises them)."""
         return {
             "id": self.id,
             "grid_name": self.grid_name,
@@ -96,18 +100,18 @@ def days_overdue(hazard: Hazard, now: datetime) -> int:
 
 async def _scope(session: AsyncSession, actor: Person | None, grid_code: str | None) -> str:
     """The grid path prefix the rows come from; refuses anyone below grid worker."""
-    if actor is not None and (not actor.active or actor.role.rank < Role.WORKER.rank):
-        raise PermissionDenied("hazard.refused_not_worker_ledger")
+    if actor is not None:
+        await access.require(session, actor, Role.WORKER, refusals=REFUSALS)
     if grid_code:
         grid = await grids.get(session, grid_code)
-        if actor is not None and not await access.in_scope(session, actor, grid):
-            raise PermissionDenied("hazard.refused_out_of_scope_ledger", grid=grid.code)
+        if actor is not None:
+            await access.require(session, actor, Role.WORKER, grid, refusals=REFUSALS)
         return grid.path
     if actor is None:
         return ""
     scope = await access.scope_path(session, actor)
     if scope is None:
-        raise PermissionDenied("hazard.refused_not_worker_ledger")
+        raise PermissionDenied(REFUSALS.role)
     return scope
 
 

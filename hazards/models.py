@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -124,11 +125,21 @@ class Hazard(Base):
     )
 
 
+def audit_state(hazard: Hazard) -> dict[str, Any]:
+    """What a hazard's audit rows record of it, before and after each change."""
+    return {
+        "state": hazard.state.value,
+        "assignee_id": hazard.assignee_id,
+        "deadline_at": hazard.deadline_at.isoformat(),
+        "duplicate_of_id": hazard.duplicate_of_id,
+    }
+
+
 class HazardAlert(Base):
     """One row per alert ever sent; the unique key is what makes each alert go out once.
 
     Two scheduler runs may race: both try to insert, one wins, and only the winner tells
-    anyone. `level` counts up across rectification rounds (see hazards.service.alert_level), so a
+    anyone. `level` counts up across rectification rounds (see hazards.sweeps.alert_level), so a
     reopened hazard is reminded again for its new deadline.
     """
 

@@ -31,7 +31,7 @@ CARD_TEXT_LIMIT = 300
 class NoticeKind(enum.StrEnum):
     MESSAGE = "message"  # plain text
     CARD = "card"  # the hazard card: one `hz:<hazard_id>:<action>` button per entry of `actions`
-    FOLLOWUP = "followup"  # "is it fixed?": yes/no buttons, answered by hazards.answer_followup
+    FOLLOWUP = "followup"  # "is it fixed?": yes/no buttons, answered by hazards.lifecycle.answer_followup
 
 
 @dataclass(frozen=True)

@@ -133,15 +133,8 @@ async def _alert(
         "overdue_hours": max(1, math.floor((now - hazard.deadline_at) / timedelta(hours=1))),
         "assignee": assignee.name if assignee is not None else None,
     }
-    audit.record(
-        session,
-        at=now,
-        actor=SCHEDULER,
-        entity=AUDIT_ENTITY,
-        entity_id=hazard.id,
-        action=kind.value,
-        after={"level": level, "to": [p.id for p in people]},
-    )
+    await audit.change(session, hazard, at=now, actor=SCHEDULER, entity=AUDIT_ENTITY,
+                       action=kind.value, after={"level": level, "to": [p.id for p in people]})
     notices = [private(p, hazard, f"hazard.{kind.value}", params) for p in people]
     return [n for n in notices if n is not None]
 
@@ -149,7 +142,7 @@ async def _alert(
 async def followup_sweep(session: AsyncSession, now: datetime) -> list[Notice]:
     """Three days after closing, ask the reporter once whether it really is fixed.
 
-    The answer comes back through `hazards.answer_followup`.
+    The answer comes back through `hazards.lifecycle.answer_followup`.
     """
     asked = exists().where(
         HazardAlert.hazard_id == Hazard.id,
@@ -170,15 +163,8 @@ async def followup_sweep(session: AsyncSession, now: datetime) -> list[Notice]:
         level = alert_level(AlertKind.FOLLOWUP, hazard.reopened_count)
         if not await _claim(session, hazard, AlertKind.FOLLOWUP, level, now):
             continue
-        audit.record(
-            session,
-            at=now,
-            actor=SCHEDULER,
-            entity=AUDIT_ENTITY,
-            entity_id=hazard.id,
-            action="followup",
-            after={"level": level},
-        )
+        await audit.change(session, hazard, at=now, actor=SCHEDULER, entity=AUDIT_ENTITY,
+                           action="followup", after={"level": level})
         reporter = await session.get(Person, hazard.reporter_id) if hazard.reporter_id else None
         if reporter is None:
             continue

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from hub import migrate
 from hub.clock import Clock, SystemClock
 from hub.db import Database
+from hub.files import private_dir
 from hub.i18n import Texts, shipped_texts
 from hub.metrics import Metrics
 from hub.settings import Settings
@@ -50,7 +51,7 @@ class Hub:
     async def open(
         cls, settings: Settings, *, clock: Clock | None = None, upgrade: bool = True
     ) -> Hub:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         db = Database(settings.db_url)
         try:
             if upgrade:

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from hub.files import private_file
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL.
@@ -138,11 +140,14 @@ def _sqlite_creator(url: URL) -> Callable[[], aiosqlite.Connection]:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine; for SQLite, make the data dir and switch on WAL and foreign keys."""
+    """Create the engine; for SQLite, make the database file private (0600, and so its WAL)
+    and switch on WAL and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            database.parent.mkdir(parents=True, exist_ok=True)
+            private_file(database)
         kwargs.setdefault("async_creator", _sqlite_creator(parsed))
         # Every connection comes back from a unit of work that committed or rolled back, or from
         # Connection.close(), which rolls back what it began; the pool's own rollback on return

@@ -84,8 +84,8 @@ async def upsert(
             existing.boundary = spec.boundary
         if spec.geocode is not None:
             existing.geocode = spec.geocode
-        audit.record(
-            session, at=now, actor=actor, entity="grid", entity_id=spec.code,
+        await audit.change(
+            session, existing, at=now, actor=actor, entity="grid", entity_id=spec.code,
             action="update", before=before, after=_grid_state(existing),
         )
         return existing
@@ -100,10 +100,8 @@ async def upsert(
         geocode=spec.geocode,
         created_at=now,
     )
-    session.add(grid)
-    await session.flush()
-    audit.record(
-        session, at=now, actor=actor, entity="grid", entity_id=spec.code,
+    await audit.change(
+        session, grid, at=now, actor=actor, entity="grid", entity_id=spec.code,
         action="create", after=_grid_state(grid),
     )
     return grid
@@ -212,7 +210,6 @@ async def bind_chat(
     before = None
     if chat is None:
         chat = Chat(telegram_chat_id=telegram_chat_id, created_at=now)
-        session.add(chat)
     else:
         before = {"grid_id": chat.grid_id, "kind": chat.kind.value, "active": chat.active}
     chat.grid_id = grid.id
@@ -220,11 +217,10 @@ async def bind_chat(
     chat.title = title
     chat.bound_by_id = actor.id
     chat.active = True
-    await session.flush()
     bindings.invalidate(session)
-    audit.record(
-        session, at=now, actor=actor, entity="chat", entity_id=telegram_chat_id, action="bind",
-        before=before, after={"grid": grid.code, "kind": kind.value},
+    await audit.change(
+        session, chat, at=now, actor=actor, entity="chat", entity_id=telegram_chat_id,
+        action="bind", before=before, after={"grid": grid.code, "kind": kind.value},
     )
     return chat
 

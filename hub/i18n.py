@@ -1,27 +1,29 @@
 """User-visible text: jinja2 templates from content/templates/<language>/*.yaml.
 
-One file per feature in each language folder; keys must be unique across a folder.
-zh-Hans and en are written by hand; zh-Hant is converted from zh-Hans with OpenCC, and files
-in `zh-Hant/` may override single keys where the conversion reads wrong. Every template is
-compiled when loaded, so a typo fails at start-up and not in front of a resident.
+One file per feature in each language folder; keys must be unique across a folder. A county's
+`GRIDCAST_CONTENT_DIR/templates/<language>/` adds files, and its keys replace the bundled
+ones (the rules of `hub.content`). zh-Hans and en are written by hand; zh-Hant is converted
+from zh-Hans with OpenCC, and files in `zh-Hant/` may override single keys where the
+conversion reads wrong. Every template is compiled when loaded, so a typo fails at start-up
+and not in front of a resident.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, meta
 from opencc import OpenCC
 
+from hub import content
 from hub.errors import ContentError
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 LANGUAGE_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh-Hans"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "content" / "templates"
 _TRADITIONAL_TAGS = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 
 
@@ -49,65 +51,55 @@ def _converter() -> OpenCC:
     return OpenCC("s2t")
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
+def _flatten(
+    doc: content.Document, data: Any, loc: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str, content.Place]]:
+    """(key, text, where it is written) of every text, nested keys joined with dots."""
     if not isinstance(data, dict):
-        raise ContentError(f"{prefix or 'top level'}: expected a mapping of keys to texts")
+        raise doc.error(".".join(loc) or "-", "expected a mapping of keys to texts", *loc)
     for key, value in data.items():
-        name = f"{prefix}{key}"
+        here = (*loc, str(key))
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            yield from _flatten(doc, value, here)
         elif isinstance(value, str):
-            flat[name] = value
+            yield ".".join(here), value, doc.place(*here)
         else:
-            raise ContentError(f"{name}: expected text, got {type(value).__name__}")
-    return flat
+            raise doc.error(".".join(here), f"expected text, got {type(value).__name__}", *here)
 
 
-def _read_file(path: Path) -> dict[str, str]:
-    name = f"{path.parent.name}/{path.name}"
-    try:
-        return _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as error:
-        raise ContentError(f"{name}: {error}") from None
-    except ContentError as error:
-        raise ContentError(f"{name}: {error}") from None
-
-
-def _read(folder: Path) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        items = _read_file(path)
-        clash = set(items) & set(merged)
-        if clash:
-            raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {sorted(clash)}")
-        merged.update(items)
-    return merged
+def _read(lang: str, directory: Path | None) -> dict[str, tuple[str, content.Place]]:
+    """A language's texts and where each is written: content/templates/<lang>, or `directory/<lang>`."""
+    found = []
+    for path in content.files(f"templates/{lang}", directory / lang if directory else None):
+        doc = content.read(path)
+        found.extend((key, (text, place), place) for key, text, place in _flatten(doc, doc.data or {}))
+    return content.by_id(found, what="key")
 
 
 class Texts:
-    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        """The shipped templates with the county's (see `hub.content`), or those in `directory`."""
         self._env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-        sources = {lang: _read(directory / lang) for lang in ("zh-Hans", "en")}
-        missing = set(sources["zh-Hans"]) ^ set(sources["en"])
+        read = {lang: _read(lang, directory) for lang in ("zh-Hans", "en")}
+        missing = set(read["zh-Hans"]) ^ set(read["en"])
         if missing:
             raise ContentError(f"templates: keys not in both zh-Hans and en: {sorted(missing)}")
-        hant = {k: to_traditional(v) for k, v in sources["zh-Hans"].items()}
-        extra = _read(directory / "zh-Hant")
+        hant = {k: (to_traditional(text), place) for k, (text, place) in read["zh-Hans"].items()}
+        extra = _read("zh-Hant", directory)
         unknown = set(extra) - set(hant)
         if unknown:
             raise ContentError(f"zh-Hant: keys unknown in zh-Hans: {sorted(unknown)}")
         hant.update(extra)
-        sources["zh-Hant"] = hant
-        self._sources = sources
+        read["zh-Hant"] = hant
+        self._sources = {lang: {k: text for k, (text, _) in items.items()} for lang, items in read.items()}
         self._templates: dict[str, dict[str, Template]] = {}
-        for lang, items in sources.items():
+        for lang, items in read.items():
             compiled = {}
-            for key, source in items.items():
+            for key, (source, place) in items.items():
                 try:
                     compiled[key] = self._env.from_string(source)
                 except TemplateSyntaxError as error:
-                    raise ContentError(f"{lang}: {key}: {error.message}") from None
+                    raise ContentError(f"{lang}: {key}: {error.message} ({place})") from None
             self._templates[lang] = compiled
 
     def names(self) -> set[str]:

@@ -74,7 +74,6 @@ async def appoint(
     before = None
     if person is None:
         person = Person(telegram_id=telegram_id, created_at=now, active=True)
-        session.add(person)
     else:
         before = _state(person, await _grid_code(session, person.grid_id))
     person.name = name.strip()
@@ -82,12 +81,9 @@ async def appoint(
     person.grid_id = grid.id if grid else person.grid_id
     person.language = language or person.language
     person.updated_at = now
-    await session.flush()
-    audit.record(
-        session, at=now, actor=actor, entity="person", entity_id=person.id,
-        action="appoint" if before else "create", before=before,
-        after=_state(person, grid.code if grid else None),
-    )
+    await audit.change(session, person, at=now, actor=actor, entity="person",
+                       action="appoint" if before else "create", before=before,
+                       after=_state(person, grid.code if grid else None))
     return person
 
 
@@ -155,11 +151,9 @@ async def register_many(session: AsyncSession, senders: list[Newcomer], *, now: 
     if newcomers:
         session.add_all(newcomers)
         await session.flush()
-        for person in newcomers:
-            audit.record(
-                session, at=now, actor=person, entity="person", entity_id=person.id,
-                action="register", after=_state(person),
-            )
+        for person in newcomers:  # flushed together above: no further round trip each
+            await audit.change(session, person, at=now, actor=person, entity="person",
+                               action="register", after=_state(person))
     return [people[sender.telegram_id] for sender in senders]
 
 
@@ -185,10 +179,8 @@ async def set_language(
     before = {"language": person.language}
     person.language = language
     person.updated_at = now
-    audit.record(
-        session, at=now, actor=person, entity="person", entity_id=person.id,
-        action="language", before=before, after={"language": language},
-    )
+    await audit.change(session, person, at=now, actor=person, entity="person",
+                       action="language", before=before, after={"language": language})
     return person
 
 
@@ -203,9 +195,7 @@ async def set_password(
         raise InvalidInput("error.password_short", minimum=MIN_PASSWORD)
     person.password_hash = _hasher.hash(password)
     person.updated_at = now
-    audit.record(
-        session, at=now, actor=actor, entity="person", entity_id=person.id, action="password"
-    )
+    await audit.change(session, person, at=now, actor=actor, entity="person", action="password")
     return person
 
 

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    content_dir: Path | None = None  # a county's own content (hub.content)
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
     webhook_url: str | None = None
@@ -74,6 +75,16 @@ class Settings(BaseSettings):
         if backend == "postgresql" and not url.database:
             raise ValueError("the PostgreSQL URL names no database")
         return url.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+    @field_validator("content_dir", mode="before")
+    @classmethod
+    def _content_dir(cls, value: object) -> Path | None:
+        if value is None or value == "":
+            return None
+        path = Path(str(value)).expanduser()
+        if not path.is_dir():
+            raise ValueError(f"not an existing directory: {str(value)!r}")
+        return path.resolve()
 
     @field_validator("timezone")
     @classmethod

@@ -1,7 +1,8 @@
 """The safety-knowledge base: curated answers to residents' questions, and finding the right one.
 
-Entries live in content/knowledge/*.yaml, one file per topic, written in Simplified Chinese
-and English; Traditional Chinese is converted on the way out (OpenCC s2tw: Taiwan-standard
+Entries live in content/knowledge/*.yaml, one file per topic (a county's
+`GRIDCAST_CONTENT_DIR/knowledge/` adds topics, and its entries replace bundled ones of the same
+id: see `hub.content`), written in Simplified Chinese and English; Traditional Chinese is converted on the way out (OpenCC s2tw: Taiwan-standard
 characters, which Hong Kong readers read as easily, without s2twp's swap of mainland terms
 such as 电动自行车 that the regulations use). Workers' answers promoted from the question
 queue join the base at run time through `add_promoted`.
@@ -27,7 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from opencc import OpenCC
 from pydantic import (
     BaseModel,
@@ -38,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub import content
 from hub.errors import ContentError
 from knowledge.search import Hit, SearchIndex
 from knowledge.textnorm import Normaliser, Tokeniser
@@ -49,7 +50,6 @@ __all__ = [
     "KnowledgeBase",
     "Probe",
     "calibrated",
-    "default_directory",
 ]
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
@@ -69,13 +69,6 @@ SourceLanguage = Literal["zh-Hans", "zh-Hant", "en"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
 SYNONYMS_FILE = "_synonyms.yaml"
-
-
-def default_directory() -> Path:
-    """content/knowledge of the installed package (content/ is data, found through it)."""
-    import content
-
-    return Path(content.__file__).resolve().parent / "knowledge"
 
 
 class Entry(BaseModel):
@@ -186,26 +179,22 @@ class KnowledgeBase:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> KnowledgeBase:
-        """Read and validate every topic file; a broken one raises ContentError naming it."""
-        directory = directory or default_directory()
-        synonyms = _load_synonyms(directory / SYNONYMS_FILE)
-        entries: dict[str, tuple[Entry, str]] = {}
-        for path in sorted(directory.glob("*.yaml")):
-            if path.name.startswith("_"):
-                continue
-            for entry in _load_topic_file(path):
-                if entry.id in entries:
-                    raise ContentError(
-                        f"{path.name}: {entry.id}: duplicate id (also in {entries[entry.id][1]})"
-                    )
-                entries[entry.id] = (entry, path.name)
+        """Read and validate every topic file of content/knowledge and the county's (or of
+        `directory` alone); a broken one raises ContentError naming the file and the line."""
+        synonyms = _load_synonyms(content.file(f"knowledge/{SYNONYMS_FILE}", directory))
+        entries = content.by_id(
+            found
+            for path in content.files("knowledge", directory)
+            if not path.name.startswith("_")
+            for found in _load_topic_file(path)
+        )
         if not entries:
-            raise ContentError(f"{directory}: no knowledge entries")
+            raise ContentError(f"{directory or 'content/knowledge'}: no knowledge entries")
         normaliser = Normaliser(synonyms.zh, synonyms.en)
         words = normaliser.canonical_words
-        for entry, _ in entries.values():
+        for entry in entries.values():
             words.update(normaliser(k) for k in entry.keywords)
-        return cls(normaliser, Tokeniser(words), (entry for entry, _ in entries.values()))
+        return cls(normaliser, Tokeniser(words), entries.values())
 
     def add_entry(self, entry: Entry) -> None:
         """Add or replace an entry; it is searchable at once."""
@@ -313,14 +302,6 @@ def _declined(reason: str) -> Answer:
     return Answer(False, "", None, 0.0, "", [], None, reason)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open("rb") as handle:
-            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError) as error:
-        raise ContentError(f"{path.name}: -: cannot read: {error}") from None
-
-
 def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"])
@@ -330,39 +311,35 @@ def _first_problem(error: ValidationError) -> str:
 def _load_synonyms(path: Path) -> _SynonymFile:
     if not path.exists():
         return _SynonymFile()
-    try:
-        synonyms = _SynonymFile.model_validate(_read_yaml(path) or {})
-    except ValidationError as error:
-        raise ContentError(f"{path.name}: -: {_first_problem(error)}") from None
+    doc = content.read(path)
+    synonyms = doc.validate(_SynonymFile, doc.data or {}, label="-")
     for language, groups in (("zh", synonyms.zh), ("en", synonyms.en)):
         owner: dict[str, str] = {}
         for canonical, variants in groups.items():
             for word in (canonical, *variants):
                 if owner.setdefault(word.lower(), canonical) != canonical:
-                    raise ContentError(
-                        f"{path.name}: {language}.{canonical}: '{word}' is also in "
-                        f"{owner[word.lower()]}"
+                    raise doc.error(
+                        f"{language}.{canonical}",
+                        f"'{word}' is also in {owner[word.lower()]}",
+                        language,
+                        canonical,
                     )
     return synonyms
 
 
-def _load_topic_file(path: Path) -> list[Entry]:
-    """Entries of one topic file; every curated entry is in both zh-Hans and en."""
-    try:
-        data = _TopicFile.model_validate(_read_yaml(path))
-    except ValidationError as error:
-        raise ContentError(f"{path.name}: -: {_first_problem(error)}") from None
+def _load_topic_file(path: Path) -> list[tuple[str, Entry, content.Place]]:
+    """(id, entry, where) of one topic file; every curated entry is in both zh-Hans and en."""
+    doc = content.read(path)
+    data = doc.validate(_TopicFile, label="-")
     entries = []
-    for position, raw in enumerate(data.entries, start=1):
-        entry_id = str(raw.get("id", f"#{position}"))
+    for position, raw in enumerate(data.entries):
+        at = ("entries", position)
+        entry_id = str(raw.get("id", f"#{position + 1}"))
         if data.topic and "topic" not in raw:
             raw = {**raw, "topic": data.topic}
-        try:
-            entry = Entry.model_validate(raw)
-        except ValidationError as error:
-            raise ContentError(f"{path.name}: {entry_id}: {_first_problem(error)}") from None
+        entry = doc.validate(Entry, raw, at=at, label=entry_id)
         for lang in ("zh-Hans", "en"):
             if lang not in entry.answer:
-                raise ContentError(f"{path.name}: {entry_id}: no {lang} question and answer")
-        entries.append(entry)
+                raise doc.error(entry_id, f"no {lang} question and answer", *at)
+        entries.append((entry.id, entry, doc.place(*at)))
     return entries

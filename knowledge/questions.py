@@ -90,8 +90,7 @@ async def get(session: AsyncSession, question_id: int) -> Question:
 
 
 async def _require_scope(session: AsyncSession, actor: Person, question: Question) -> None:
-    grid = await session.get(Grid, question.grid_id) if question.grid_id else None
-    await access.require(session, actor, Role.WORKER, grid)
+    await access.require_at(session, actor, Role.WORKER, question.grid_id)
 
 
 async def answer(
@@ -145,7 +144,7 @@ async def promote(
 
 async def open_questions(session: AsyncSession, actor: Person) -> list[Question]:
     scope = await access.scope_path(session, actor)
-    if scope is None or actor.role.rank < Role.WORKER.rank:
+    if scope is None or not access.has_role(actor, Role.WORKER):
         return []
     query = (
         select(Question)

@@ -132,10 +132,10 @@ async def test_unknown_commands(bot, telegram):
 async def test_a_crashing_handler_apologises_and_the_bot_lives_on(bot, bot_hub, telegram, monkeypatch, caplog):
     from bot import start
 
-    async def broken(session, hub, update):
+    async def broken(update, context):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(start, "identify", broken)
+    monkeypatch.setattr(start, "identified", broken)
     user = telegram.user(10, "Z", language_code="en")
     chat = telegram.private(user)
     mark = len(telegram.calls)

@@ -38,7 +38,7 @@ async def test_an_overdue_hazard_is_reminded_then_escalated_exactly_once_each(hu
     [(chat_id, payload)] = await queued(hub)
     assert chat_id == p["w1"].telegram_id  # the assignee, in private
     assert payload["text"].startswith(f"⏰ 隐患 #{hazard.id}") and "1 小时" in payload["text"]
-    assert "reply_markup" not in payload
+    assert "buttons" not in payload and "reply_markup" not in payload
 
     clock.advance(timedelta(hours=12))  # still within the escalation grace (24 h)
     await run(scheduler.hazard_overdue, hub)
@@ -69,8 +69,8 @@ async def test_a_closed_hazard_is_followed_up_once_with_yes_no_buttons(hub, cloc
     await run(scheduler.hazard_followup, hub)
     [(chat_id, payload)] = await queued(hub)
     assert chat_id == p["r1"].telegram_id and "真的解决了吗" in payload["text"]
-    [row] = payload["reply_markup"]["inline_keyboard"]
-    assert [(b["text"], b["callback_data"]) for b in row] == [
+    [row] = payload["buttons"]
+    assert [tuple(b) for b in row] == [
         ("已解决", f"hzf:{hazard.id}:yes"), ("还没解决", f"hzf:{hazard.id}:no"),
     ]
     # a closed hazard is no longer overdue business

@@ -4,17 +4,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from hazards import categories
-from hazards import service as hazards
-from hazards.models import Hazard, HazardAlert, HazardState
-from hazards.service import Draft, NoticeKind, RateLimited
+from hazards import categories, duplicates, intake, lifecycle, sweeps, views
+from hazards.intake import Draft, RateLimited
+from hazards.models import Action, Hazard, HazardAlert, HazardState, actions_for
+from hazards.notices import NoticeKind, render, render_notice
 from hub import audit
 from hub.errors import Conflict, ContentError, InvalidInput, NotFound, PermissionDenied
-from hub.models import Base, Role
+from hub.models import Role
 from tests.test_grids import appoint, bind, tree
 
 PHOTO = "ab" * 32
@@ -40,14 +38,14 @@ async def setup(hub, *, second_worker=True, chat=True):
 
 async def file(hub, reporter, text="3号楼楼道堆满纸箱", **kw):
     async with hub.db.session() as s:
-        return await hazards.report(
+        return await intake.report(
             s, reporter, Draft(text=text, **kw), grid_id=None, now=hub.now()
         )
 
 
 async def act(hub, actor, hazard_id, action, **kw):
     async with hub.db.session() as s:
-        return await hazards.act(s, actor, hazard_id, action, now=hub.now(), **kw)
+        return await lifecycle.act(s, actor, hazard_id, action, now=hub.now(), **kw)
 
 
 async def load(hub, hazard_id):
@@ -62,7 +60,7 @@ async def actions(hub, hazard_id):
 
 def rendered(hub, notices):
     """Every notice must render in every language (no missing template or parameter)."""
-    return [hazards.render_notice(hub.texts, n, hub.tz, lang) for n in notices for lang in LANGS]
+    return [render_notice(hub.texts, n, hub.tz, lang) for n in notices for lang in LANGS]
 
 
 def private(notices, key=None):
@@ -84,7 +82,7 @@ async def test_full_lifecycle_is_audited_and_tells_the_reporter(hub):
         ("accept", "reject", "dup"),
     )
     assert card.params["reporter"] is None  # not named: not shown in the group
-    assert "#1" in hazards.render_notice(hub.texts, filed.receipt, hub.tz)
+    assert "#1" in render_notice(hub.texts, filed.receipt, hub.tz)
 
     accepted = await act(hub, p["w1"], hazard.id, "accept")
     assert accepted.hazard.assignee_id == p["w1"].id
@@ -116,9 +114,9 @@ async def test_cards_go_to_workers_without_a_chat_and_name_only_who_chose(hub):
     assert urgent.hazard.category == "gas-leak" and urgent.hazard.urgent
     assert urgent.hazard.deadline_at == hub.now() + timedelta(hours=2)
     assert urgent.receipt.params["emergency_number"] == "119"
-    assert "119" in hazards.render_notice(hub.texts, urgent.receipt, hub.tz, "en")
+    assert "119" in render_notice(hub.texts, urgent.receipt, hub.tz, "en")
     slow = await file(hub, p["r2"], "5号楼自建房墙体开裂", urgent=True)
-    assert slow.hazard.deadline_at == hub.now() + hazards.URGENT_DEADLINE
+    assert slow.hazard.deadline_at == hub.now() + lifecycle.URGENT_DEADLINE
 
 
 async def test_only_workers_of_the_grid_or_staff_above_may_act(hub):
@@ -181,7 +179,7 @@ async def test_dup_links_to_the_original_and_tells_both_reporters(hub):
     same = await file(hub, p["r2"], "3号楼的楼道里堆了好多纸箱", same_as=second.id)
     assert same.hazard.state is HazardState.DUPLICATE and same.hazard.duplicate_of_id == first.id
     assert same.notices == [] and same.receipt.params["original"] == first.id
-    assert f"#{first.id}" in hazards.render_notice(hub.texts, same.receipt, hub.tz, "en")
+    assert f"#{first.id}" in render_notice(hub.texts, same.receipt, hub.tz, "en")
 
 
 async def test_reopen_illegal_transitions_and_unknown_hazards(hub):
@@ -205,7 +203,7 @@ async def test_reopen_illegal_transitions_and_unknown_hazards(hub):
     assert out.hazard.state is HazardState.ACCEPTED and out.hazard.reopened_count == 1
     assert out.hazard.closed_at is None and out.hazard.assignee_id == p["w2"].id
     assert out.hazard.deadline_at == hub.now() + timedelta(hours=48)
-    assert hazards.actions_for(HazardState.CLOSED) == (hazards.Action.REOPEN,)
+    assert actions_for(HazardState.CLOSED) == (Action.REOPEN,)
     assert await actions(hub, hazard.id) == ["report", "reject", "reopen"]
 
 
@@ -226,7 +224,7 @@ async def test_the_eleventh_report_in_an_hour_is_refused(hub):
     async def limited(limit):  # Settings.report_limit_per_hour reaches the service as this
         async with hub.db.session() as s:
             draft = Draft(text="楼道堆满纸箱")
-            return await hazards.report(
+            return await intake.report(
                 s, p["r2"], draft, grid_id=None, now=hub.now(), limit_per_hour=limit
             )
 
@@ -246,7 +244,7 @@ async def test_similar_reports_are_found_by_place_and_by_text(hub):
 
     async def similar(text, category, lat=None, lon=None):
         async with hub.db.session() as s:
-            found = await hazards.find_similar(
+            found = await duplicates.find_similar(
                 s,
                 grid_id=located.grid_id,
                 category=category,
@@ -300,7 +298,7 @@ async def test_overdue_reminder_then_escalation_exactly_once(hub):
 
     async def sweep():
         async with hub.db.session() as s:
-            return await hazards.overdue_sweep(s, hub.now())
+            return await sweeps.overdue_sweep(s, hub.now())
 
     assert await sweep() == []
     hub.clock.advance(timedelta(hours=25))
@@ -335,7 +333,7 @@ async def test_concurrent_sweeps_alert_once(hub):
 
     async def sweep():
         async with hub.db.session() as s:
-            return await hazards.overdue_sweep(s, hub.now())
+            return await sweeps.overdue_sweep(s, hub.now())
 
     results = await asyncio.gather(sweep(), sweep(), sweep())
     sent = [(n.key, n.hazard_id) for result in results for n in result]
@@ -355,11 +353,11 @@ async def test_followup_asks_once_and_no_reopens(hub):
 
     async def sweep():
         async with hub.db.session() as s:
-            return await hazards.followup_sweep(s, hub.now())
+            return await sweeps.followup_sweep(s, hub.now())
 
     async def answer(person, fixed):
         async with hub.db.session() as s:
-            return await hazards.answer_followup(s, person, hazard.id, fixed, now=hub.now())
+            return await lifecycle.answer_followup(s, person, hazard.id, fixed, now=hub.now())
 
     hub.clock.advance(timedelta(days=2))
     assert await sweep() == []
@@ -393,12 +391,12 @@ async def test_a_reopened_hazard_is_reminded_for_its_new_deadline(hub):
     await act(hub, p["w1"], hazard.id, "accept")
     hub.clock.advance(timedelta(hours=49))
     async with hub.db.session() as s:
-        assert len(await hazards.overdue_sweep(s, hub.now())) == 1
+        assert len(await sweeps.overdue_sweep(s, hub.now())) == 1
     await act(hub, p["w1"], hazard.id, "fixed", photo=PHOTO)
     await act(hub, p["w2"], hazard.id, "reopen", reason="照片看不出已清理")
     hub.clock.advance(timedelta(hours=49))
     async with hub.db.session() as s:
-        notices = await hazards.overdue_sweep(s, hub.now())
+        notices = await sweeps.overdue_sweep(s, hub.now())
     assert [(n.key, n.telegram_id) for n in notices] == [("hazard.reminder", 1)]
 
 
@@ -407,12 +405,12 @@ async def test_detail_timeline_and_my_reports(hub):
     hazard = (await file(hub, p["r1"])).hazard
     await act(hub, p["w1"], hazard.id, "accept")
     async with hub.db.session() as s:
-        as_worker = await hazards.detail(s, p["w1"], hazard.id, now=hub.now())
-        as_reporter = await hazards.detail(s, p["r1"], hazard.id, now=hub.now())
+        as_worker = await views.detail(s, p["w1"], hazard.id, now=hub.now())
+        as_reporter = await views.detail(s, p["r1"], hazard.id, now=hub.now())
         with pytest.raises(PermissionDenied):
-            await hazards.detail(s, p["r2"], hazard.id, now=hub.now())
-        mine = await hazards.my_reports(s, p["r1"])
-        theirs = await hazards.my_reports(s, p["r2"])
+            await views.detail(s, p["r2"], hazard.id, now=hub.now())
+        mine = await views.my_reports(s, p["r1"])
+        theirs = await views.my_reports(s, p["r2"])
     assert [(i.action, i.actor) for i in as_worker.timeline] == [
         ("report", "p100"),
         ("accept", "p1"),
@@ -424,19 +422,10 @@ async def test_detail_timeline_and_my_reports(hub):
     assert as_worker.params["assignee"] == "p1" and as_reporter.params["assignee"] is None
     assert [h.id for h in mine] == [hazard.id] and theirs == []
     for lang in LANGS:
-        assert "p1" in hazards.render(hub.texts, lang, "hazard.detail", as_worker.params, hub.tz)
+        assert "p1" in render(hub.texts, lang, "hazard.detail", as_worker.params, hub.tz)
         for item in as_worker.timeline:
-            key, params = hazards.timeline_params(item)
-            assert hazards.render(hub.texts, lang, key, params, hub.tz)
-
-
-async def test_schema_matches_the_models(sqlite_hub):
-    def diff(connection):
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
-
-    async with sqlite_hub.db.engine.connect() as conn:
-        changes = await conn.run_sync(diff)
-    assert [c for c in changes if "hazard" in repr(c)] == []
+            key, params = views.timeline_params(item)
+            assert render(hub.texts, lang, key, params, hub.tz)
 
 
 def test_categories_cover_the_issue_and_suggest_from_text():
@@ -496,12 +485,12 @@ def test_bad_category_files_name_the_file_and_field(tmp_path: Path):
     ],
 )
 def test_similar_text(a, b, same):
-    assert hazards.similar_text(a, b) is same
+    assert duplicates.similar_text(a, b) is same
 
 
 def test_distance():
-    assert hazards.distance_m(25.4310, 119.0070, 25.4310, 119.0070) == 0
-    assert 30 < hazards.distance_m(25.4310, 119.0070, 25.4313, 119.0070) < 36
+    assert duplicates.distance_m(25.4310, 119.0070, 25.4310, 119.0070) == 0
+    assert 30 < duplicates.distance_m(25.4310, 119.0070, 25.4313, 119.0070) < 36
 
 
 async def test_submit_asks_before_filing_a_likely_repeat(hub):
@@ -510,10 +499,10 @@ async def test_submit_asks_before_filing_a_likely_repeat(hub):
 
     async def submit(draft, **kw):
         async with hub.db.session() as s:
-            return await hazards.submit(s, p["r2"], draft, grid_id=None, now=hub.now(), **kw)
+            return await intake.submit(s, p["r2"], draft, grid_id=None, now=hub.now(), **kw)
 
     asked = await submit(Draft(text="3号楼的楼道里堆了好多纸箱"))
-    assert isinstance(asked, hazards.Similar)
+    assert isinstance(asked, intake.Similar)
     assert [h.id for h in asked.candidates] == [first.id] and asked.params[0]["id"] == first.id
     assert asked.draft.category == "corridor-clutter"  # the checked draft, ready to file
     async with hub.db.session() as s:
@@ -524,7 +513,7 @@ async def test_submit_asks_before_filing_a_likely_repeat(hub):
     separate = await submit(asked.draft, offer_similar=False)
     assert separate.hazard.state is HazardState.REPORTED and separate.notices
     unrelated = await submit(Draft(text="河边护栏断了"))
-    assert isinstance(unrelated, hazards.Filed)
+    assert isinstance(unrelated, intake.Filed)
 
 
 async def test_submit_counts_the_hour_exactly_with_or_without_similar_reports(hub):
@@ -534,12 +523,12 @@ async def test_submit_counts_the_hour_exactly_with_or_without_similar_reports(hu
     async def submit(text, **kw):
         async with hub.db.session() as s:
             draft = Draft(text=text)
-            return await hazards.submit(
+            return await intake.submit(
                 s, p["r1"], draft, grid_id=None, now=hub.now(), limit_per_hour=3, **kw
             )
 
     for i in range(3):  # nothing alike: the count alone comes back
-        assert isinstance(await submit(f"{i}号楼楼道堆满纸箱"), hazards.Filed)
+        assert isinstance(await submit(f"{i}号楼楼道堆满纸箱"), intake.Filed)
         hub.clock.advance(timedelta(minutes=10))
     for text in ("9号楼配电间私拉电线", "0号楼楼道堆满纸箱"):  # unrelated, then alike to #1
         with pytest.raises(RateLimited) as raised:
@@ -549,7 +538,7 @@ async def test_submit_counts_the_hour_exactly_with_or_without_similar_reports(hu
         await submit("0号楼楼道堆满纸箱", offer_similar=False)
     hub.clock.advance(timedelta(minutes=31))  # the first has left the hour
     asked = await submit("0号楼楼道堆满纸箱")
-    assert isinstance(asked, hazards.Similar) and asked.params[0]["text"] == "0号楼楼道堆满纸箱"
+    assert isinstance(asked, intake.Similar) and asked.params[0]["text"] == "0号楼楼道堆满纸箱"
 
 
 async def test_check_act_refuses_like_act_and_changes_nothing(hub):
@@ -557,14 +546,14 @@ async def test_check_act_refuses_like_act_and_changes_nothing(hub):
     hazard = (await file(hub, p["r1"])).hazard
     async with hub.db.session() as s:
         with pytest.raises(PermissionDenied):
-            await hazards.check_act(s, p["r2"], hazard.id, "fixed")
+            await lifecycle.check_act(s, p["r2"], hazard.id, "fixed")
         with pytest.raises(PermissionDenied):
-            await hazards.check_act(s, p["other"], hazard.id, "dup")
+            await lifecycle.check_act(s, p["other"], hazard.id, "dup")
         with pytest.raises(Conflict):
-            await hazards.check_act(s, p["w1"], hazard.id, "fixed")  # not accepted yet
+            await lifecycle.check_act(s, p["w1"], hazard.id, "fixed")  # not accepted yet
         with pytest.raises(NotFound):
-            await hazards.check_act(s, p["w1"], 999, "dup")
-        assert (await hazards.check_act(s, p["w1"], hazard.id, "dup")).id == hazard.id
+            await lifecycle.check_act(s, p["w1"], 999, "dup")
+        assert (await lifecycle.check_act(s, p["w1"], hazard.id, "dup")).id == hazard.id
     assert (await load(hub, hazard.id)).state is HazardState.REPORTED
     assert await actions(hub, hazard.id) == ["report"]
 
@@ -574,7 +563,7 @@ async def test_a_location_attaches_to_the_report_just_sent(hub):
 
     async def locate(person, lat=25.43, lon=119.01):
         async with hub.db.session() as s:
-            return await hazards.attach_location(s, person, lat, lon, now=hub.now())
+            return await intake.attach_location(s, person, lat, lon, now=hub.now())
 
     with pytest.raises(InvalidInput) as raised:
         await locate(p["r1"])
@@ -591,7 +580,7 @@ async def test_a_location_attaches_to_the_report_just_sent(hub):
     with pytest.raises(InvalidInput):
         await locate(p["r1"], 25.44, 119.02)  # once located, a later location is not a correction
     later = (await file(hub, p["r1"], "河边护栏断了")).hazard
-    hub.clock.advance(hazards.LOCATE_WINDOW + timedelta(seconds=1))
+    hub.clock.advance(intake.LOCATE_WINDOW + timedelta(seconds=1))
     with pytest.raises(InvalidInput):
         await locate(p["r1"])
     assert (await load(hub, later.id)).lat is None
@@ -599,7 +588,7 @@ async def test_a_location_attaches_to_the_report_just_sent(hub):
 
 async def submit_many(hub, submissions, **kw):
     async with hub.db.session() as s:
-        return await hazards.submit_many(s, submissions, now=hub.now(), **kw)
+        return await intake.submit_many(s, submissions, now=hub.now(), **kw)
 
 
 async def test_a_batch_gives_each_report_the_outcome_it_would_have_had_alone(hub):
@@ -607,19 +596,19 @@ async def test_a_batch_gives_each_report_the_outcome_it_would_have_had_alone(hub
     p = await setup(hub)
     r1, r2, w1 = p["r1"], p["r2"], p["w1"]
     outcomes = await submit_many(hub, [
-        hazards.Submission(r1, Draft(text="3号楼楼道堆满纸箱"), None),
-        hazards.Submission(r2, Draft(text="🔥🔥🔥"), None),  # nothing to go on
-        hazards.Submission(r2, Draft(text="3号楼的楼道里堆了好多纸箱"), None),  # repeats the first
-        hazards.Submission(w1, Draft(text="5号楼配电间私拉电线", urgent=True), None),
-        hazards.Submission(p["other"], Draft(text="x" * 5000), None),  # too long
-        hazards.Submission(r1, Draft(text="3号楼的楼道里堆了好多纸箱"), None, offer_similar=False),
+        intake.Submission(r1, Draft(text="3号楼楼道堆满纸箱"), None),
+        intake.Submission(r2, Draft(text="🔥🔥🔥"), None),  # nothing to go on
+        intake.Submission(r2, Draft(text="3号楼的楼道里堆了好多纸箱"), None),  # repeats the first
+        intake.Submission(w1, Draft(text="5号楼配电间私拉电线", urgent=True), None),
+        intake.Submission(p["other"], Draft(text="x" * 5000), None),  # too long
+        intake.Submission(r1, Draft(text="3号楼的楼道里堆了好多纸箱"), None, offer_similar=False),
     ])
     first, emoji, repeat, urgent, too_long, separate = outcomes
-    assert isinstance(first, hazards.Filed) and isinstance(urgent, hazards.Filed)
-    assert isinstance(separate, hazards.Filed)
+    assert isinstance(first, intake.Filed) and isinstance(urgent, intake.Filed)
+    assert isinstance(separate, intake.Filed)
     assert isinstance(emoji, InvalidInput) and isinstance(too_long, InvalidInput)
     # Asked once the earlier ones are written: about the first, and the one filed regardless.
-    assert isinstance(repeat, hazards.Similar)
+    assert isinstance(repeat, intake.Similar)
     assert {h.id for h in repeat.candidates} == {first.hazard.id, separate.hazard.id}
     assert urgent.hazard.urgent and urgent.hazard.reporter_id == w1.id
     assert first.notices and first.receipt.telegram_id == r1.telegram_id
@@ -634,13 +623,13 @@ async def test_a_batch_counts_its_own_reports_against_the_rate_limit(hub):
     p = await setup(hub)
     texts = ["1号楼楼道堆满纸箱", "2号楼消防通道被锁", "3号楼灭火器过期了", "4号楼有人给电动车充电"]
     outcomes = await submit_many(
-        hub, [hazards.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
+        hub, [intake.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
     )
     assert [type(o).__name__ for o in outcomes] == ["Filed", "Filed", "RateLimited", "RateLimited"]
     async with hub.db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Hazard)) == 2
     workers = await submit_many(  # workers and staff inspect freely
-        hub, [hazards.Submission(p["w1"], Draft(text=t), None, offer_similar=False) for t in texts], limit_per_hour=2
+        hub, [intake.Submission(p["w1"], Draft(text=t), None, offer_similar=False) for t in texts], limit_per_hour=2
     )
     assert [type(o).__name__ for o in workers] == ["Filed"] * 4
 
@@ -652,12 +641,12 @@ async def test_a_refusal_in_a_batch_says_when_to_retry_as_it_would_alone(hub):
     hub.clock.advance(timedelta(minutes=30))
     texts = ["2号楼消防通道被锁", "3号楼灭火器过期了"]
     _, refused = await submit_many(
-        hub, [hazards.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
+        hub, [intake.Submission(p["r1"], Draft(text=t), None) for t in texts], limit_per_hour=2
     )
     assert isinstance(refused, RateLimited) and refused.params == {"limit": 2, "minutes": 30}
     _, _, refused = await submit_many(
         hub,
-        [hazards.Submission(p["r2"], Draft(text=t), None, offer_similar=False) for t in [*texts, "4号楼天台"]],
+        [intake.Submission(p["r2"], Draft(text=t), None, offer_similar=False) for t in [*texts, "4号楼天台"]],
         limit_per_hour=2,
     )
     assert isinstance(refused, RateLimited) and refused.params == {"limit": 2, "minutes": 60}

@@ -6,8 +6,8 @@ import io
 
 from openpyxl import load_workbook
 
-from hazards import service as hazards
-from hazards.service import Draft
+from hazards import intake, lifecycle
+from hazards.intake import Draft
 from hub import people
 from hub.core import Hub
 from hub.settings import load_settings
@@ -19,11 +19,11 @@ async def _two_hazards() -> None:
     try:
         async with hub.db.session() as s:
             resident, worker = await people.get(s, 6001), await people.get(s, 5001)
-            await hazards.report(s, resident, Draft(text="3号楼楼道堆满纸箱"), grid_id=None, now=hub.now())
-            second = await hazards.report(
+            await intake.report(s, resident, Draft(text="3号楼楼道堆满纸箱"), grid_id=None, now=hub.now())
+            second = await intake.report(
                 s, resident, Draft(text="7号楼消防通道被铁门锁死"), grid_id=None, now=hub.now()
             )
-            await hazards.act(s, worker, second.hazard.id, "accept", now=hub.now())
+            await lifecycle.act(s, worker, second.hazard.id, "accept", now=hub.now())
     finally:
         await hub.close()
 

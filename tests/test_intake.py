@@ -1,7 +1,7 @@
 """Reports that arrive together: the intake files them in one unit of work, end to end.
 
 `bot.intake` queues the one-message reports that reach the bot at the same moment and files
-them together through `hazards.submit_many`. Batching must not change what anyone sees: each
+them together through `hazards.intake.submit_many`. Batching must not change what anyone sees: each
 resident still gets a ticket of their own, a near-identical report in the same batch is still
 asked "is this the same as #N?", a location sent right after a report still finds it, one
 broken report does not sink its neighbours, and the hourly limit still counts every report.
@@ -15,7 +15,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from hazards import service as hazards
+from hazards import intake
 from hazards.models import Hazard
 from hub import grids, people
 from hub.models import Grid, Person
@@ -26,15 +26,15 @@ TICKET = re.compile(r"编号 #(\d+)")
 
 @pytest.fixture
 def batches(monkeypatch):
-    """The texts of each batch the intake hands to `hazards.submit_many`, in order."""
+    """The texts of each batch the intake hands to `hazards.intake.submit_many`, in order."""
     seen = []
-    original = hazards.submit_many
+    original = intake.submit_many
 
     async def recording(session, submissions, **kwargs):
         seen.append([s.draft.text for s in submissions])
         return await original(session, submissions, **kwargs)
 
-    monkeypatch.setattr(hazards, "submit_many", recording)
+    monkeypatch.setattr(intake, "submit_many", recording)
     return seen
 
 
@@ -143,7 +143,7 @@ async def test_a_location_right_behind_its_report_attaches_to_it(bot, bot_hub, t
 async def test_a_report_that_breaks_the_batch_does_not_sink_the_others(bot, bot_hub, telegram, monkeypatch):
     await seed(bot_hub)
     calls = []
-    original = hazards.submit_many
+    original = intake.submit_many
 
     async def fragile(session, submissions, **kwargs):
         texts = [s.draft.text for s in submissions]
@@ -152,7 +152,7 @@ async def test_a_report_that_breaks_the_batch_does_not_sink_the_others(bot, bot_
             raise RuntimeError("a report the unit of work cannot take")
         return await original(session, submissions, **kwargs)
 
-    monkeypatch.setattr(hazards, "submit_many", fragile)
+    monkeypatch.setattr(intake, "submit_many", fragile)
     group = telegram.group(-1001)
     sent = [
         telegram.send_message(group, telegram.user(6001, "张阿姨"), "/report 3号楼楼道堆满纸箱"),

@@ -7,8 +7,8 @@ import pytest
 from openpyxl import load_workbook
 
 from hazards import ledger
-from hazards import service as hazards
 from hazards.models import HazardState
+from hazards.notices import render
 from hub.errors import PermissionDenied
 from hub.models import Role
 from tests.test_grids import appoint, tree
@@ -91,7 +91,7 @@ async def test_open_ledger_puts_overdue_first_and_respects_scope(hub):
     }
     assert [r.id for r in only_t2] == [ids["other_grid"]]
     for lang in ("zh-Hans", "en"):
-        line = hazards.render(hub.texts, lang, "hazard.ledger.item", rows[0].params(), hub.tz)
+        line = render(hub.texts, lang, "hazard.ledger.item", rows[0].params(), hub.tz)
         assert f"#{ids['gas']}" in line and "2" in line
 
 

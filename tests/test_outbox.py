@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.delivery import Limiter, OutboxSender
-from hub import grids, outbox
+from hub import grids, migrate, notify, outbox
 from hub.models import Chat, Role
 from tests.conftest import TOKEN
 from tests.test_grids import appoint, bind, tree
@@ -128,3 +128,30 @@ async def test_blocked_chats_are_deactivated_and_migrated_ones_followed(sender, 
         assert await grids.chat_binding(s, -10) is None
         moved = await grids.chat_binding(s, -2000)
         assert isinstance(moved, Chat) and moved.grid_id is not None
+
+
+async def test_buttons_reach_telegram_from_new_rows_and_from_rows_written_before(sender, telegram, clock):
+    """Rows queued before buttons were stored as (label, data) carry Bot API `reply_markup`
+    JSON; an upgraded hub keeps them and sends them with the same keyboard as new rows."""
+    hub = sender.hub
+    card = [[("受理", "hz:7:accept"), ("驳回", "hz:7:reject")], [("重复", "hz:7:dup")]]
+    old_markup = {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
+                                      for row in card]}
+    async with hub.db.session() as s:
+        await outbox.enqueue(s, chat_id=-1, payload={"text": "隐患 #7", "reply_markup": old_markup},
+                             now=hub.now(), ref=("hazard", 7))
+    await migrate.upgrade(hub.db)
+    async with hub.db.session() as s:
+        await notify.to_chat(s, hub, -2, notify.Message("隐患 #7", card), ref=("hazard", 7), priority=3)
+        stored = await outbox.per_chat(s, "hazard", 7)
+    assert [(r.chat_id, r.payload) for r in stored] == [
+        (-2, {"text": "隐患 #7", "buttons": [[list(b) for b in row] for row in card]}),
+        (-1, {"text": "隐患 #7", "reply_markup": old_markup}),
+    ]
+    await sender.drain()
+    async with hub.db.session() as s:
+        assert await outbox.report(s, "hazard", 7) == {"pending": 0, "sending": 0, "sent": 2, "failed": 0}
+    [old] = telegram.sent(chat_id=-1, method="sendMessage")
+    [new] = telegram.sent(chat_id=-2, method="sendMessage")
+    assert old.params["reply_markup"] == new.params["reply_markup"] == old_markup
+    assert "buttons" not in new.params and old.params["text"] == new.params["text"] == "隐患 #7"

@@ -8,7 +8,7 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 import scheduler
-from hazards import service as hazards
+from hazards import lifecycle
 from hazards.models import Hazard, HazardState
 from hub import audit, grids, people
 from hub.models import ChatKind, Role
@@ -240,9 +240,9 @@ async def test_is_it_fixed_no_reopens(bot, bot_hub, telegram, clock):
     await say(telegram, telegram.group(-1001), resident, "/report 2号楼灭火器过期了")
     async with bot_hub.db.session() as s:
         w1, w2 = await people.get(s, 5001), await people.get(s, 5002)
-        await hazards.act(s, w1, 1, "accept", now=clock.now())
-        await hazards.act(s, w1, 1, "fixed", now=clock.now(), photo="ab" * 32)
-        await hazards.act(s, w2, 1, "verify", now=clock.now())
+        await lifecycle.act(s, w1, 1, "accept", now=clock.now())
+        await lifecycle.act(s, w1, 1, "fixed", now=clock.now(), photo="ab" * 32)
+        await lifecycle.act(s, w2, 1, "verify", now=clock.now())
     clock.advance(timedelta(days=3, minutes=1))
     mark = len(telegram.calls)
     await scheduler.hazard_followup(bot_hub)

@@ -144,3 +144,43 @@ async def test_run_with_token_talks_to_the_bot_api_and_never_logs_the_token(tmp_
     assert process.returncode == 0, output
     assert "bot started (polling)" in output
     assert token not in output and "SECRETsecret" not in output
+
+
+def test_a_token_the_bot_api_refuses_stops_the_bot_with_one_line(tmp_path):
+    """401 on getMe: one line naming the setting, no traceback, nothing of the token (#12.7)."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    token = "123456:AAunknownunknownunknownunknownunknown"
+    port = free_port()
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def refuse(_request):
+        return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+
+    async def serve():
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", refuse)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        process, _ = start_hub(tmp_path, "bot", GRIDCAST_TELEGRAM_TOKEN=token,
+                               GRIDCAST_TELEGRAM_API_URL=f"http://127.0.0.1:{port}/bot")
+        output, _ = process.communicate(timeout=60)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+    assert process.returncode != 0
+    errors = [line for line in output.splitlines() if "GRIDCAST_TELEGRAM_TOKEN" in line]
+    assert len(errors) == 1, output
+    assert "GRIDCAST_TELEGRAM_TOKEN" in output and "GRIDCAST_TELEGRAM_API_URL" in output
+    assert "Traceback" not in output
+    assert token not in output and token.split(":")[1] not in output

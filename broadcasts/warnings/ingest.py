@@ -15,8 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,15 +30,13 @@ from broadcasts.warnings.models import (
     Warning,
     WarningStatus,
 )
-from hub import audit, outbox
+from hub import audit, content, notify
 from hub.core import Hub
-from hub.errors import ContentError
 from hub.models import Grid, Person, Role
-from hub.notify import language_of
 
 log = logging.getLogger(__name__)
 
-RULES_FILE = Path(__file__).resolve().parents[2] / "content" / "cap_rules.yaml"
+RULES_FILE = "cap_rules.yaml"  # inside content/; a county's copy replaces it (hub.content)
 Action = Literal["publish", "approve", "ignore"]
 Outcome = Literal[
     "published", "pending", "ignored", "duplicate", "expired", "outside", "updated",
@@ -72,12 +69,13 @@ class Rules(BaseModel):
         return "default", self.default
 
 
+def load_rules(path: Path | None = None) -> Rules:
+    return _read_rules(path or content.file(RULES_FILE))
+
+
 @lru_cache(maxsize=4)
-def load_rules(path: Path = RULES_FILE) -> Rules:
-    try:
-        return Rules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise ContentError(f"{path.name}: {error}") from None
+def _read_rules(path: Path) -> Rules:
+    return content.load(path, Rules)
 
 
 @dataclass(frozen=True)
@@ -129,23 +127,24 @@ async def reviewers(session: AsyncSession, codes: list[str]) -> list[Person]:
     return found
 
 
-def preview_buttons(hub: Hub, lang: str, warning_id: int) -> dict[str, object]:
-    """The wn:<id>:<action> keyboard, as plain JSON so the outbox can carry it."""
-    return {"inline_keyboard": [[
-        {"text": hub.t(lang, "warn.send"), "callback_data": f"wn:{warning_id}:send"},
-        {"text": hub.t(lang, "warn.edit"), "callback_data": f"wn:{warning_id}:edit"},
-        {"text": hub.t(lang, "warn.cancel"), "callback_data": f"wn:{warning_id}:cancel"},
-    ]]}
+def preview_buttons(hub: Hub, lang: str, warning_id: int) -> list[list[notify.Button]]:
+    """The wn:<id>:<action> buttons of a preview, as (label, callback data) rows."""
+    return [[
+        (hub.t(lang, "warn.send"), f"wn:{warning_id}:send"),
+        (hub.t(lang, "warn.edit"), f"wn:{warning_id}:edit"),
+        (hub.t(lang, "warn.cancel"), f"wn:{warning_id}:cancel"),
+    ]]
 
 
 async def _ask_for_approval(session: AsyncSession, hub: Hub, warning: Warning) -> None:
-    for person in await reviewers(session, list(warning.grid_codes)):
-        lang = language_of(hub, person)
+    def review(lang: str) -> notify.Message:
         text = hub.t(lang, "warn.pending_review", id=warning.id) + "\n\n" + warnings.render(
             hub, warning, lang, preview=True)
-        await outbox.enqueue(
-            session, chat_id=person.telegram_id, now=hub.now(), priority=2,
-            payload={"text": text, "reply_markup": preview_buttons(hub, lang, warning.id)},
+        return notify.Message(text, preview_buttons(hub, lang, warning.id))
+
+    for person in await reviewers(session, list(warning.grid_codes)):
+        await notify.to_person(
+            session, hub, person, review, priority=2,
             ref=("warning_review", warning.id), dedupe_key=f"warning_review:{warning.id}:{person.id}",
         )
 

@@ -1,8 +1,8 @@
 """Early warnings: drafted, previewed, sent to every chat of an area, updated and cancelled.
 
 Every path that makes a warning — a worker's `/warn`, a CAP feed, the CLI — ends in `send`,
-which writes one outbox row per chat in the same unit of work as the status change, so a
-warning marked sent is a warning whose messages will go out, crash or not.
+which owes one message per chat (through `hub.notify`) in the same unit of work as the status
+change, so a warning marked sent is a warning whose messages will go out, crash or not.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from broadcasts.warnings.models import (
     Warning,
     WarningStatus,
 )
-from hub import access, audit, outbox
+from hub import access, audit, notify, outbox
 from hub.core import Hub
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.models import Grid, Person, Role
@@ -109,28 +109,13 @@ async def get(session: AsyncSession, warning_id: int, *, lock: bool = False) -> 
     return warning
 
 
-async def _grids(session: AsyncSession, codes: list[str]) -> list[Grid]:
-    found = list(await session.scalars(select(Grid).where(Grid.code.in_(codes))))
-    missing = set(codes) - {g.code for g in found}
-    if missing:
-        raise NotFound("error.grid_unknown", code=sorted(missing)[0])
-    return found
-
-
 async def _require_over(session: AsyncSession, actor: Person, codes: list[str]) -> None:
     """A worker warns their own grid; staff any grid of their subtree. Residents never."""
-    await access.require(session, actor, Role.WORKER)
-    for grid in await _grids(session, codes):
-        await access.require(session, actor, Role.WORKER, grid)
+    await access.require_over(session, actor, Role.WORKER, codes)
 
 
 async def _actor_area(session: AsyncSession, actor: Person) -> list[str]:
-    await access.require(session, actor, Role.WORKER)
-    if actor.grid_id is None:
-        raise PermissionDenied("error.role_required", role=Role.WORKER.value)
-    grid = await session.get(Grid, actor.grid_id)
-    assert grid is not None
-    return [grid.code]
+    return [(await access.home_grid(session, actor, Role.WORKER)).code]
 
 
 def new_identifier() -> str:
@@ -170,8 +155,7 @@ async def _require_author(session: AsyncSession, actor: Person, warning: Warning
     if warning.author_id == actor.id:
         return
     try:
-        await access.require(session, actor, Role.STAFF)
-        await _require_over(session, actor, list(warning.grid_codes))
+        await access.require_over(session, actor, Role.STAFF, list(warning.grid_codes))
     except PermissionDenied:
         raise PermissionDenied("warn.not_yours", id=warning.id) from None
 
@@ -286,8 +270,7 @@ async def send(session: AsyncSession, hub: Hub, actor: Person | str, warning_id:
     warning = await get(session, warning_id, lock=True)
     if isinstance(actor, Person):
         if warning.status is WarningStatus.PENDING:
-            await access.require(session, actor, Role.STAFF)
-            await _require_over(session, actor, list(warning.grid_codes))
+            await access.require_over(session, actor, Role.STAFF, list(warning.grid_codes))
         else:
             await _require_author(session, actor, warning)
     if warning.status not in _UNSENT:
@@ -305,9 +288,10 @@ async def send(session: AsyncSession, hub: Hub, actor: Person | str, warning_id:
         chat_ids |= await _reached(session, original.id)
     text = render(hub, warning, hub.settings.default_language)
     urgent = warning.level.urgent and warning.msg_type is not MsgType.CANCEL
+    message = notify.Message(text, pin=urgent)
     for chat_id in sorted(chat_ids):
-        await outbox.enqueue(
-            session, chat_id=chat_id, payload={"text": text, "pin": urgent}, now=now,
+        await notify.to_chat(
+            session, hub, chat_id, message, now=now,
             priority=1 if warning.level.urgent else 3, ref=(OUTBOX_REF, warning.id),
             dedupe_key=f"{OUTBOX_REF}:{warning.id}:{chat_id}", expires_at=warning.expires,
         )
