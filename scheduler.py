@@ -54,6 +54,49 @@ async def poll_cap_feeds(hub: Hub) -> None:
     await poll_all(hub)
 
 
+async def speaker_urgent_clips(hub: Hub) -> None:
+    """Render orange and red warnings for the loudspeakers that no process has rendered yet
+    (a send renders them itself right after it commits; this catches what the CLI left)."""
+    from broadcasts.speakers import urgent
+
+    await urgent.render_pending(hub)
+
+
+async def speaker_script_clips(hub: Hub) -> None:
+    """Render ahead the clips the loudspeakers' slots need (new slots, dialects, recordings)."""
+    from broadcasts.speakers import slots
+
+    await slots.render_ahead(hub)
+
+
+async def speaker_monitor(hub: Hub) -> None:
+    """Tell a grid's workers when a speaker falls silent, is back, or missed an urgent warning."""
+    from broadcasts.speakers import monitoring
+
+    await monitoring.sweep(hub)
+
+
+async def campaign_release(hub: Hub) -> None:
+    """Release the seasonal campaigns' chat posts and loudspeaker slots that fell due, each once."""
+    from broadcasts.campaigns import release
+
+    await release.release(hub)
+
+
+async def recorded(func: Callable[[Hub], Any], hub: Hub) -> None:
+    """Run a job and record the run, so /healthz shows each job's last success."""
+    try:
+        await func(hub)
+    except Exception as error:
+        log.exception("job %s failed", func.__name__)
+        with contextlib.suppress(Exception):  # a database that is down must not hide the error
+            async with hub.db.session() as session:
+                await heartbeats.job_ran(session, func.__name__, hub.now(), error=error)
+        return
+    async with hub.db.session() as session:
+        await heartbeats.job_ran(session, func.__name__, hub.now())
+
+
 @dataclass(frozen=True)
 class Job:
     func: Callable[..., Any]
@@ -67,6 +110,10 @@ def jobs(hub: Hub) -> list[Job]:
         Job(heartbeat, "interval", {"seconds": 30}),
         Job(hazard_overdue, "interval", {"minutes": 1}),
         Job(hazard_followup, "interval", {"minutes": 5}),
+        Job(speaker_urgent_clips, "interval", {"seconds": 10}),
+        Job(speaker_script_clips, "interval", {"minutes": 5}),
+        Job(speaker_monitor, "interval", {"minutes": 1}),
+        Job(campaign_release, "interval", {"minutes": 1}),
     ]
     if hub.settings.cap_feed_urls:
         timetable.append(Job(poll_cap_feeds, "interval", {"seconds": 60}))
@@ -77,9 +124,9 @@ def build_scheduler(hub: Hub) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=hub.tz, job_defaults={"coalesce": True, "max_instances": 1})
     for job in jobs(hub):
         scheduler.add_job(
-            job.func,
+            recorded,
             job.trigger,
-            args=[hub],
+            args=[job.func, hub],
             id=job.func.__name__,
             next_run_time=hub.now(),
             misfire_grace_time=60,

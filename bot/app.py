@@ -12,7 +12,19 @@ from types import ModuleType
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, Defaults, TypeHandler
 
-from bot import admin, ask, errors, hazard_cards, ledger, record, report, start, warn
+from bot import (
+    admin,
+    ask,
+    campaign,
+    errors,
+    hazard_cards,
+    ledger,
+    record,
+    report,
+    speakers,
+    start,
+    warn,
+)
 from bot.commands import publish_menu
 from bot.context import Context, hub_of, hub_of_app, identified, registered
 from bot.intake import install as install_intake
@@ -24,7 +36,7 @@ log = logging.getLogger(__name__)
 # Order matters: ask takes any private text, so it comes after features that read text;
 # errors holds the catch-all for unknown commands and comes last.
 FEATURES: tuple[ModuleType, ...] = (
-    start, admin, report, hazard_cards, ledger, warn, record, ask, errors,
+    start, admin, report, hazard_cards, ledger, warn, record, speakers, campaign, ask, errors,
 )
 
 

@@ -14,8 +14,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import keyboards
 from bot.commands import Command, declare
 from bot.context import Context, acting, hub_of, hub_of_app, identified
+from bot.ids import callback_id, parse_id
 from hub import notify
 from hub.core import Hub
+from hub.i18n import LANGUAGES
 from hub.models import Role
 from knowledge import questions
 from knowledge.base import Answer, KnowledgeBase
@@ -30,8 +32,12 @@ def knowledge(hub: Hub) -> KnowledgeBase:
     return kb
 
 
-def _related_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
-    return keyboards.inline([(question[:60], f"qa:{entry_id}")] for entry_id, question in answer.related[:3])
+def _related_keyboard(answer: Answer, person_lang: str) -> InlineKeyboardMarkup | None:
+    """qa:<entry id>, and :<language> when the answer followed the question's language."""
+    suffix = f":{answer.lang}" if answer.lang != person_lang else ""
+    return keyboards.inline(
+        [(question[:60], f"qa:{entry_id}{suffix}")] for entry_id, question in answer.related[:3]
+    )
 
 
 def _render(hub: Hub, lang: str, answer: Answer) -> str:
@@ -50,16 +56,20 @@ async def _answer_question(update: Update, context: Context, text: str) -> None:
         if len(text) > MAX_QUESTION:
             await message.reply_text(act.t("ask.too_long", limit=MAX_QUESTION))
             return
-        answer = await asyncio.to_thread(kb.search, text, sender.lang)
+        # In the question's language when it is clearly one of ours, else the sender's.
+        answer = await asyncio.to_thread(kb.answer, text, sender.lang)
         if answer.answered:
-            await message.reply_text(_render(hub, sender.lang, answer), reply_markup=_related_keyboard(answer))
+            await message.reply_text(
+                _render(hub, answer.lang, answer), reply_markup=_related_keyboard(answer, sender.lang)
+            )
             return
         if answer.reason in {"empty", "no_text"}:
             await message.reply_text(act.t("ask.unclear"))
             return
         routed = await questions.file_question(
-            act.session, asker=sender.person, text=text, lang=sender.lang, chat_id=chat.id,
+            act.session, asker=sender.person, text=text, lang=answer.lang, chat_id=chat.id,
             grid_id=sender.chat.grid_id if sender.chat else None, now=hub.now(),
+            limit=hub.settings.open_question_limit,
         )
         question = routed.question
         for worker in routed.workers:
@@ -68,7 +78,9 @@ async def _answer_question(update: Update, context: Context, text: str) -> None:
                     act.session, hub, worker, "ask.for_worker", id=question.id, text=question.text,
                     ref=("question", question.id), dedupe_key=f"question:{question.id}:to:{worker.id}",
                 )
-    await message.reply_text(act.t("ask.unknown", id=question.id))
+    # A question about the place gets said so: the bot knows no local facts (issue 16).
+    key = "ask.place" if answer.reason == "place" else "ask.unknown"
+    await message.reply_text(hub.t(answer.lang, key, id=question.id))
 
 
 async def ask_command(update: Update, context: Context) -> None:
@@ -84,52 +96,77 @@ async def related_pressed(update: Update, context: Context) -> None:
     hub = hub_of(context)
     query = update.callback_query
     assert query and query.data
-    entry_id = query.data.removeprefix("qa:")
+    entry_id, _, lang = query.data.removeprefix("qa:").partition(":")
     kb = knowledge(hub)
     act = await identified(update, context)
     if entry_id not in kb.entries:
         await query.answer(act.t("ask.entry_gone"), show_alert=True)
         return
-    question, text = kb.entry_text(entry_id, act.lang)
+    lang = lang if lang in LANGUAGES else act.lang  # the language the question was answered in
+    question, text = kb.entry_text(entry_id, lang)
     await query.answer()
     if query.message is not None:
         await context.bot.send_message(
             query.message.chat.id,
-            act.t("ask.answer", question=question, answer=text,
+            hub.t(lang, "ask.answer", question=question, answer=text,
                   basis=kb.entries[entry_id].basis),
         )
 
 
+def _promote_buttons(hub: Hub, lang: str, question_id: int) -> notify.Buttons:
+    return [[(hub.t(lang, "ask.promote_button"), f"qp:{question_id}")]]
+
+
 async def answer_command(update: Update, context: Context) -> None:
-    """/answer <id> <text>, by a worker in private; the asker hears it in private."""
+    """/answer <id> <text>, by a worker in private; the asker hears it in private.
+
+    Staff over the question may add their answer to the knowledge base at once (the button
+    under the reply); a worker's answer is offered to those staff instead, with the button.
+    """
     message = update.effective_message
     assert message is not None
     args = context.args or []
     async with acting(update, context) as act:
         if not await act.in_private():
             return
-        if len(args) < 2 or not args[0].lstrip("#").isdigit():
+        question_id = parse_id(args[0], not_found="ask.question_unknown") if args else None
+        if len(args) < 2 or question_id is None:
             await message.reply_text(act.t("ask.answer_usage"))
             return
         text = message.text.split(None, 2)[2] if message.text else " ".join(args[1:])
-        question, asker = await questions.answer(
-            act.session, actor=act.person, question_id=int(args[0].lstrip("#")), text=text,
-            now=act.hub.now(),
+        answered = await questions.answer(
+            act.session, actor=act.person, question_id=question_id, text=text, now=act.hub.now(),
         )
+        question, hub = answered.question, act.hub
         await notify.tell(
-            act.session, act.hub, asker, "ask.answered", question=question.text, answer=question.answer,
-            ref=("question", question.id), dedupe_key=f"question:{question.id}:answer",
+            act.session, hub, answered.asker, "ask.answered", question=question.text,
+            answer=question.answer, ref=("question", question.id),
+            dedupe_key=f"question:{question.id}:answer",
         )
+        for reviewer in answered.reviewers:
+            await notify.to_person(
+                act.session, hub, reviewer,
+                lambda lang: notify.Message(
+                    hub.t(lang, "ask.for_review", id=question.id, question=question.text,
+                          answer=question.answer, answerer=act.person.name),
+                    _promote_buttons(hub, lang, question.id),
+                ),
+                ref=("question", question.id), dedupe_key=f"question:{question.id}:review:{reviewer.id}",
+            )
+    if not answered.promotable:
+        await message.reply_text(act.t("ask.answer_sent_to_asker", id=question.id))
+        return
     await message.reply_text(
         act.t("ask.answer_sent", id=question.id),
-        reply_markup=keyboards.inline([[(act.t("ask.promote_button"), f"qp:{question.id}")]]),
+        reply_markup=keyboards.inline(_promote_buttons(act.hub, act.lang, question.id)),
     )
 
 
 async def promote_pressed(update: Update, context: Context) -> None:
+    """qp:<id> — staff add an answer to the knowledge base (questions.promote decides who may)."""
     query = update.callback_query
     assert query and query.data
-    question_id = int(query.data.removeprefix("qp:"))
+    question_id = callback_id(query.data.removeprefix("qp:"), not_found="ask.question_unknown")
     async with acting(update, context) as act:
         entry = await questions.promote(
             act.session, actor=act.person, question_id=question_id, topic="community", now=act.hub.now()

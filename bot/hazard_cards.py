@@ -18,6 +18,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from bot import keyboards, pending
 from bot.context import Context, acting, hub_of
+from bot.ids import callback_id, parse_id
 from bot.uploads import store_sent_photo
 from hazards import delivery as hazard_delivery
 from hazards import lifecycle
@@ -46,7 +47,8 @@ async def card_pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query and query.data and context.user_data is not None
     _, raw_id, raw_action = query.data.split(":")
-    hazard_id, action = int(raw_id), lifecycle.parse_action(raw_action)
+    hazard_id = callback_id(raw_id, not_found="hazard.not_found")
+    action = lifecycle.parse_action(raw_action)
     chat = query.message.chat if query.message else None
     if action in ASKS:
         async with acting(update, context) as act:
@@ -82,9 +84,7 @@ async def _ask_worker(
     query = update.callback_query
     assert query is not None and context.user_data is not None
     key, prompt = ASKS[action]
-    for waiting in (pending.REPORT_FLOW, *pending.WORKER_WAITS):
-        context.user_data.pop(waiting, None)
-    context.user_data[key] = hazard_id
+    await pending.wait_for(update, context, key, hazard_id)
     text = hub.t(lang, prompt, id=hazard_id)
     chat = query.message.chat if query.message else None
     if chat is not None and chat.type == ChatType.PRIVATE:
@@ -94,7 +94,7 @@ async def _ask_worker(
     try:
         await context.bot.send_message(query.from_user.id, text)
     except Forbidden:  # they never opened a private chat with the bot
-        context.user_data.pop(key, None)
+        await pending.clear(update, context, key)
         await query.answer(hub.t(lang, "hazard.open_private", bot=context.bot.username), show_alert=True)
         return
     await query.answer(hub.t(lang, "hazard.asked_in_private"), show_alert=True)
@@ -105,9 +105,9 @@ async def evidence_sent(update: Update, context: Context) -> None:
     hub = hub_of(context)
     message = update.effective_message
     assert message and context.user_data is not None
-    hazard_id = context.user_data[pending.EVIDENCE_PHOTO]
+    hazard_id = pending.current(update, context, pending.EVIDENCE_PHOTO)
     photo = await store_sent_photo(hub, message)  # a bad photo is refused; we keep waiting
-    context.user_data.pop(pending.EVIDENCE_PHOTO, None)
+    await pending.clear(update, context, pending.EVIDENCE_PHOTO)
     async with acting(update, context) as act:
         outcome = await lifecycle.act(
             act.session, act.person, hazard_id, Action.FIXED, now=hub.now(), photo=photo
@@ -120,15 +120,15 @@ async def original_sent(update: Update, context: Context) -> None:
     """The original's number a worker was asked for after pressing "dup"."""
     message = update.effective_message
     assert message and message.text is not None and context.user_data is not None
-    hazard_id = context.user_data[pending.ORIGINAL_NUMBER]
-    number = message.text.strip().lstrip("#＃")
+    hazard_id = pending.current(update, context, pending.ORIGINAL_NUMBER)
     async with acting(update, context) as act:
-        if not number.isdigit():
+        number = parse_id(message.text, not_found="hazard.not_found")
+        if number is None:
             await message.reply_text(act.t("hazard.bad_number"))
             return
-        context.user_data.pop(pending.ORIGINAL_NUMBER, None)
+        await pending.clear(update, context, pending.ORIGINAL_NUMBER)
         outcome = await lifecycle.act(
-            act.session, act.person, hazard_id, Action.DUP, now=act.hub.now(), duplicate_of=int(number)
+            act.session, act.person, hazard_id, Action.DUP, now=act.hub.now(), duplicate_of=number
         )
         await hazard_delivery.deliver(act.session, act.hub, outcome.notices)
     await message.reply_text(_state_text(act.hub, act.lang, outcome))
@@ -139,9 +139,10 @@ async def followup_answered(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query and query.data
     _, raw_id, answer = query.data.split(":")
+    hazard_id = callback_id(raw_id, not_found="hazard.not_found")
     async with acting(update, context) as act:
         outcome = await lifecycle.answer_followup(
-            act.session, act.person, int(raw_id), answer == "yes", now=act.hub.now()
+            act.session, act.person, hazard_id, answer == "yes", now=act.hub.now()
         )
         await hazard_delivery.deliver(act.session, act.hub, outcome.notices)
     await query.answer()

@@ -46,8 +46,7 @@ KEY = "intake"  # in bot_data
 @dataclass(frozen=True)
 class Outcome:
     sender: Sender
-    grid_id: int | None  # the grid it was filed in, or would be
-    result: Filed | Similar
+    result: Filed | Similar  # a Similar's question is kept open already (hazards.repeats)
 
 
 @dataclass
@@ -164,13 +163,13 @@ class Intake:
             session, submissions, now=hub.now(), limit_per_hour=hub.settings.report_limit_per_hour
         )
         outcomes: list[Outcome | HubError] = []
-        for sender, grid_id, result in zip(senders, grids, results, strict=True):
+        for sender, result in zip(senders, results, strict=True):
             if isinstance(result, HubError):
                 outcomes.append(result)
                 continue
             if isinstance(result, Filed):
                 await hazard_delivery.deliver(session, hub, result.notices)
-            outcomes.append(Outcome(sender, grid_id, result))
+            outcomes.append(Outcome(sender, result))
         return outcomes
 
     def _finish(self, item: _Item, outcome: Outcome | BaseException) -> None:

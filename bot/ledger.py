@@ -13,6 +13,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.commands import Command, declare
 from bot.context import Context, acting
+from bot.ids import parse_id
 from hazards import ledger, views
 from hazards.notices import render
 from hub import bindings
@@ -48,8 +49,7 @@ async def ledger_command(update: Update, context: Context) -> None:
 def _hazard_id(args: list[str]) -> int | None:
     if len(args) != 1:
         return None
-    raw = args[0].lstrip("#＃")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(args[0], not_found="hazard.not_found")
 
 
 async def hazard_command(update: Update, context: Context) -> None:

@@ -4,31 +4,34 @@
 picks one); the bot then sends a prompt with the text to read, and a voice message, audio
 file or document sent IN REPLY to that prompt becomes a take of the request's script.
 
-The prompt names its request (`#R<id>`) in its own text, so the reply carries everything
-needed to file the take: nothing is kept between the two messages, and it works across
-restarts and with several bot processes. Whether the take plays at once is decided by the
-library (a worker answering a request of their own grid: at once; see audio.library).
+Which request a prompt asks for is kept in the database (bot.pending), keyed by the prompt
+message and the worker it was sent to, for a week: a reply reaching the bot after a restart,
+or reaching another bot process, files the take all the same, and a reply to any other
+message (one that merely quotes "#R<id>") files nothing. The prompt names its request
+(`#R<id>`) for the worker to see. Whether the take plays at once is decided by the library
+(a worker answering a request of their own grid: at once; see audio.library).
 """
 
 from __future__ import annotations
 
-import re
+from datetime import timedelta
 
-from telegram import ForceReply, Message, Update
+from telegram import ForceReply, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from audio import library
 from audio.models import RecordingSource
 from audio.scripts import Dialect
-from bot import keyboards
+from bot import keyboards, pending
 from bot.commands import Command, declare
 from bot.context import Acting, Context, acting, hub_of, hub_of_app, identified
+from bot.ids import callback_id, parse_id
 from hub.i18n import to_traditional
 from hub.models import Role
 
 # The Bot API serves files of at most 20 MB to bots through getFile.
 MAX_DOWNLOAD_MB = 20
-_PROMPT_RE = re.compile(r"#R(\d+)\b")
+PROMPT_TTL = timedelta(days=7)  # a prompt may be answered for a week
 _BUTTONS = 12
 
 
@@ -37,14 +40,6 @@ def dialect_name(dialect: Dialect, lang: str) -> str:
         return dialect.name.en
     name = dialect.name.zh_hans
     return to_traditional(name) if lang == "zh-Hant" else name
-
-
-def prompted_request(reply: Message | None, bot_id: int) -> int | None:
-    """The request a message replies to, when it replies to one of our prompts."""
-    if reply is None or reply.from_user is None or reply.from_user.id != bot_id:
-        return None
-    found = _PROMPT_RE.search(reply.text or "")
-    return int(found.group(1)) if found else None
 
 
 async def _send_prompt(act: Acting, context: Context, chat_id: int, request_id: int) -> None:
@@ -57,7 +52,9 @@ async def _send_prompt(act: Acting, context: Context, chat_id: int, request_id: 
         dialect=dialect_name(shown.dialect, lang), mandarin=shown.script.mandarin,
         reading=shown.reading,
     )
-    await context.bot.send_message(chat_id, text, reply_markup=ForceReply(selective=True))
+    prompt = await context.bot.send_message(chat_id, text, reply_markup=ForceReply(selective=True))
+    flow = pending.prompt_flow(pending.RECORD_TAKE, prompt.message_id)
+    await pending.put(act.update, context, flow, shown.request.id, chat=chat_id, ttl=PROMPT_TTL, session=act.session)
 
 
 async def record_command(update: Update, context: Context) -> None:
@@ -69,11 +66,11 @@ async def record_command(update: Update, context: Context) -> None:
         if not await act.in_private():
             return
         if args:
-            number = args[0].upper().lstrip("#R")
-            if len(args) > 1 or not number.isdigit():
+            number = parse_id(args[0].upper(), not_found="record.request_unknown", strip="#＃R")
+            if len(args) > 1 or number is None:
                 await message.reply_text(act.t("record.usage"))
                 return
-            await _send_prompt(act, context, chat.id, int(number))
+            await _send_prompt(act, context, chat.id, number)
             return
         found = await library.open_requests(act.session, act.person)
     if not found:
@@ -97,7 +94,7 @@ async def record_command(update: Update, context: Context) -> None:
 async def request_pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query and query.data
-    request_id = int(query.data.removeprefix("rec:"))
+    request_id = callback_id(query.data.removeprefix("rec:"), not_found="record.request_unknown")
     async with acting(update, context) as act:
         chat_id = query.message.chat.id if query.message else act.person.telegram_id
         assert chat_id is not None
@@ -112,7 +109,7 @@ async def take_received(update: Update, context: Context) -> None:
     assert message
     media = message.voice or message.audio or message.document
     assert media is not None
-    request_id = prompted_request(message.reply_to_message, context.bot.id)
+    request_id = pending.replied(context.application, message, pending.RECORD_TAKE)
     if request_id is None:
         if message.document is None:  # documents without a prompt belong to other features
             act = await identified(update, context)
@@ -148,6 +145,7 @@ async def load(app: Application) -> None:
 
 def register(app: Application) -> None:
     declare(Command("record", Role.WORKER))
+    pending.install(app)
     app.add_handler(CommandHandler("record", record_command))
     app.add_handler(CallbackQueryHandler(request_pressed, pattern=r"^rec:\d+$"))
     app.add_handler(

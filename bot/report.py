@@ -8,6 +8,10 @@ whether to be named, confirm. In a group the flow moves to a private chat throug
 link, because answering there would show the neighbours who reported. Every filing goes
 through the intake (bot.intake) to `hazards.intake.submit_many`, which asks first when an open
 report may be the same problem.
+
+Each step of the guided flow is kept in the database as it is taken (bot.pending), and so is
+each open "is this the same as #N?" question (hazards.repeats): a restarted bot, or another
+bot process, takes the person's next answer where they were.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -31,6 +36,7 @@ from telegram.ext import (
 from bot import pending, start
 from bot.commands import Command, declare
 from bot.context import Context, acting, hub_of, identified
+from bot.ids import callback_id
 from bot.intake import Outcome, intake_of
 from bot.uploads import store_sent_photo
 from hazards import categories
@@ -38,11 +44,10 @@ from hazards import intake as hazard_intake
 from hazards.intake import Draft
 from hazards.notices import render, render_notice
 from hub.core import Hub
-from hub.errors import HubError, NotFound
-from hub.models import Grid
+from hub.errors import HubError, InvalidInput
+from hub.models import Grid, GridLevel
 
-DEEP_LINK = "report_"  # t.me/<bot>?start=report_<grid id>
-OPEN_QUESTIONS = 5  # "is this the same as #N?" questions kept open per person; older ones expire
+DEEP_LINK = "report_"  # t.me/<bot>?start=report_<grid id>_<signature>, or report_ for no grid
 CAPTION_RE = re.compile(r"^/report(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
 Reply = tuple[str, InlineKeyboardMarkup | None]
 
@@ -79,11 +84,13 @@ class Flow:
             address=self.address, named=self.named, urgent=self.urgent,
         )
 
+    def state(self) -> dict[str, Any]:
+        """As kept between steps (bot.pending): JSON."""
+        return asdict(self)
 
-@dataclass(frozen=True)
-class SameQuestion:
-    draft: Draft
-    grid_id: int | None
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Flow:
+        return cls(**{**state, "step": Step(state["step"])})
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -108,31 +115,15 @@ def _similar_question(hub: Hub, lang: str, similar: hazard_intake.Similar, owner
     return text, markup
 
 
-def _questions(context: Context) -> dict[int, SameQuestion]:
-    """The person's open "is this the same as #N?" questions, by number."""
-    questions = _user_data(context).setdefault(pending.SAME_QUESTION, {})
-    assert isinstance(questions, dict)
-    return questions
-
-
 def _answer(context: Context, outcome: Outcome) -> Reply:
     """The reply to a filing: the receipt, or "is this the same as #N?" with its buttons."""
     hub = hub_of(context)
     sender, result = outcome.sender, outcome.result
     if isinstance(result, hazard_intake.Similar):
-        questions = _questions(context)
-        number = max(questions, default=0) + 1
-        questions[number] = SameQuestion(result.draft, outcome.grid_id)
-        for old in sorted(questions)[:-OPEN_QUESTIONS]:
-            del questions[old]
-        assert sender.person.telegram_id is not None
-        return _similar_question(hub, sender.lang, result, sender.person.telegram_id, number)
+        # kept open by the intake (hazards.repeats) in the same unit of work that asked it
+        assert sender.person.telegram_id is not None and result.question is not None
+        return _similar_question(hub, sender.lang, result, sender.person.telegram_id, result.question)
     return render_notice(hub.texts, result.receipt, hub.tz, sender.lang), None
-
-
-def _user_data(context: Context) -> dict[object, object]:
-    assert context.user_data is not None  # every update handled here has a sender
-    return context.user_data
 
 
 def _here(update: Update, draft: Draft) -> Draft:
@@ -160,12 +151,16 @@ async def report_command(update: Update, context: Context) -> None:
         filing = intake_of(context.application).enqueue(update, _here(update, Draft(text=text)))
         context.application.create_task(_reply_when_filed(update, context, filing), update=update)
         return
-    act = await identified(update, context)
-    grid_id = act.chat.grid_id if act.chat else None
+    async with acting(update, context) as act:
+        grid_id = act.chat.grid_id if act.chat else None
+        grid = await act.session.get(Grid, grid_id) if grid_id and chat.type != ChatType.PRIVATE else None
     if chat.type == ChatType.PRIVATE:
-        await _begin(context, chat.id, grid_id, act.lang)
+        await _begin(update, context, chat.id, grid_id, act.lang)
         return
-    link = f"https://t.me/{context.bot.username}?start={DEEP_LINK}{grid_id or ''}"
+    # The link names the group's grid only when it is a leaf grid, where a worker takes the
+    # report; otherwise the flow files in the reporter's own grid, as in private.
+    leaf = grid is not None and grid.level is GridLevel.GRID
+    link = start.deep_link(act.hub, context.bot.username, DEEP_LINK, str(grid.id) if leaf and grid else "")
     await message.reply_text(
         act.t("hazard.continue_private"),
         reply_markup=InlineKeyboardMarkup(
@@ -185,30 +180,39 @@ async def photo_report(update: Update, context: Context) -> None:
     addressee = match.group(1)
     if addressee and addressee.lower() != (context.bot.username or "").lower():
         return  # a command for another bot
-    photo = await store_sent_photo(hub, message)
+    photo = await store_sent_photo(hub, message, first=lambda: _within_rate(update, context))
     draft = _here(update, Draft(text=match.group(2) or "", photo=photo))
     reply, markup = _answer(context, await intake_of(context.application).file(update, draft))
     await message.reply_text(reply, reply_markup=markup)
 
 
+async def _within_rate(update: Update, context: Context) -> None:
+    """Refuse a photo report at the rate limit before its photo is downloaded and decoded."""
+    async with acting(update, context) as act:
+        await hazard_intake.check_rate(
+            act.session, act.person, now=act.hub.now(), limit_per_hour=act.hub.settings.report_limit_per_hour
+        )
+
+
 async def same_answered(update: Update, context: Context) -> None:
-    """rs:<owner>:<question>:<ticket>|new — the reporter's answer to "is this the same as #N?"."""
+    """rs:<owner>:<question>:<ticket>|new — the reporter's answer to "is this the same as #N?".
+
+    Only what was offered can be answered: the presser's own open question, with a ticket it
+    offered (hazards.repeats); anything else is refused in an alert and changes nothing.
+    """
     query = update.callback_query
     assert query and query.data
     _, owner, number, answer = query.data.split(":")
-    act = await identified(update, context)
     if query.from_user.id != int(owner):
+        act = await identified(update, context)
         await query.answer(act.t("hazard.not_yours"), show_alert=True)
         return
-    question = _questions(context).pop(int(number), None)
-    if question is None:
-        await query.answer(act.t("hazard.flow_expired"), show_alert=True)
-        return
-    draft = question.draft
-    if answer != "new":
-        draft = replace(draft, same_as=int(answer))
+    question = callback_id(number, not_found="hazard.flow_expired")
+    same_as = None if answer == "new" else callback_id(answer, not_found="hazard.not_found")
+    async with acting(update, context) as act:
+        answered = await hazard_intake.answer(act.session, act.person, question, same_as, now=act.hub.now())
     outcome = await intake_of(context.application).file(
-        update, draft, grid=question.grid_id, offer_similar=False
+        update, answered.draft, grid=answered.grid_id, offer_similar=False
     )
     reply, _ = _answer(context, outcome)
     await query.answer()
@@ -219,10 +223,10 @@ async def location_sent(update: Update, context: Context) -> None:
     """A location: the next step of a guided report, or the place of the report just sent."""
     message, chat = update.effective_message, update.effective_chat
     assert message and message.location and chat
-    flow = _user_data(context).get(pending.REPORT_FLOW)
-    if isinstance(flow, Flow) and chat.type == ChatType.PRIVATE and flow.step is Step.PLACE:
+    flow = _flow(update, context)
+    if flow is not None and chat.type == ChatType.PRIVATE and flow.step is Step.PLACE:
         flow.lat, flow.lon = message.location.latitude, message.location.longitude
-        await _advance(context, chat.id, flow, Step.NAMED)
+        await _advance(update, context, chat.id, flow, Step.NAMED)
         return
     try:
         async with acting(update, context) as act:
@@ -271,60 +275,75 @@ def _prompt(hub: Hub, flow: Flow) -> Reply:
     return text, InlineKeyboardMarkup([confirm, cancel])
 
 
-async def _advance(context: Context, chat_id: int, flow: Flow, step: Step) -> None:
-    flow.step = step
+def _flow(update: Update, context: Context) -> Flow | None:
+    """The sender's guided report as read for this update (bot.pending), if one is under way."""
+    state = pending.current(update, context, pending.REPORT_FLOW)
+    try:
+        return None if state is None else Flow.from_state(state)
+    except (TypeError, ValueError, KeyError):  # kept by an older version of the flow: start again
+        return None
+
+
+async def _show(context: Context, chat_id: int, flow: Flow) -> None:
     text, markup = _prompt(hub_of(context), flow)
     await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
-async def _begin(context: Context, chat_id: int, grid_id: int | None, lang: str) -> None:
-    user_data = _user_data(context)
-    for key in pending.WORKER_WAITS:
-        user_data.pop(key, None)
+async def _advance(update: Update, context: Context, chat_id: int, flow: Flow, step: Step) -> None:
+    """Keep the step taken, then ask for the next: the answer may reach another process."""
+    flow.step = step
+    await pending.put(update, context, pending.REPORT_FLOW, flow.state())
+    await _show(context, chat_id, flow)
+
+
+async def _begin(update: Update, context: Context, chat_id: int, grid_id: int | None, lang: str) -> None:
     flow = Flow(grid_id=grid_id, lang=lang)
-    user_data[pending.REPORT_FLOW] = flow
-    await _advance(context, chat_id, flow, Step.CATEGORY)
+    await pending.wait_for(update, context, pending.REPORT_FLOW, flow.state())  # ends a worker's wait
+    await _show(context, chat_id, flow)
 
 
-async def deep_link(update: Update, context: Context, payload: str) -> None:
-    """/start report_<grid id>: the guided flow, moved here from a group."""
+async def deep_link(update: Update, context: Context, grid_value: str) -> None:
+    """/start report_<grid id>_<signature>: the guided flow, moved here from a group.
+
+    bot.start has checked that the bot signed the link; it must also lead into a leaf grid.
+    """
     chat = update.effective_chat
     assert chat is not None
     async with acting(update, context) as act:
-        grid_id = int(payload) if payload.isdigit() else None
-        if payload and (grid_id is None or await act.session.get(Grid, grid_id) is None):
-            raise NotFound("error.grid_unknown", code=payload[:32])
-    await _begin(context, chat.id, grid_id, act.lang)
+        grid = await act.session.get(Grid, int(grid_value)) if grid_value.isdigit() else None
+        if grid_value and (grid is None or grid.level is not GridLevel.GRID):
+            raise InvalidInput("start.link_invalid")
+    await _begin(update, context, chat.id, grid.id if grid else None, act.lang)
 
 
 async def flow_text(update: Update, context: Context) -> None:
     """Text while a guided report waits: the description, or the address."""
     message, chat = update.effective_message, update.effective_chat
     assert message and message.text is not None and chat
-    flow = _user_data(context)[pending.REPORT_FLOW]
-    assert isinstance(flow, Flow)
+    flow = _flow(update, context)
+    assert flow is not None  # the handler's filter saw it
     if flow.step is Step.TEXT:
         flow.text = hazard_intake.clean_text(message.text)
-        await _advance(context, chat.id, flow, Step.PHOTO)
+        await _advance(update, context, chat.id, flow, Step.PHOTO)
     elif flow.step is Step.PLACE:
         checked = hazard_intake.check_draft(replace(flow.draft(), address=message.text))
         flow.address = checked.address
-        await _advance(context, chat.id, flow, Step.NAMED)
+        await _advance(update, context, chat.id, flow, Step.NAMED)
     else:
-        await _advance(context, chat.id, flow, flow.step)  # say again what we are waiting for
+        await _show(context, chat.id, flow)  # say again what we are waiting for
 
 
 async def flow_media(update: Update, context: Context) -> None:
     hub = hub_of(context)
     message, chat = update.effective_message, update.effective_chat
     assert message and chat
-    flow = _user_data(context)[pending.REPORT_FLOW]
-    assert isinstance(flow, Flow)
+    flow = _flow(update, context)
+    assert flow is not None  # the handler's filter saw it
     if flow.step is not Step.PHOTO:
-        await _advance(context, chat.id, flow, flow.step)
+        await _show(context, chat.id, flow)
         return
-    flow.photo = await store_sent_photo(hub, message)
-    await _advance(context, chat.id, flow, Step.PLACE)
+    flow.photo = await store_sent_photo(hub, message, first=lambda: _within_rate(update, context))
+    await _advance(update, context, chat.id, flow, Step.PLACE)
 
 
 EXPECTED = {
@@ -342,22 +361,21 @@ async def flow_pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query and query.data
     what, _, value = query.data.removeprefix("rf:").partition(":")
-    user_data = _user_data(context)
-    flow = user_data.get(pending.REPORT_FLOW)
+    flow = _flow(update, context)
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    if not isinstance(flow, Flow) or (what != "cancel" and flow.step not in EXPECTED.get(what, ())):
+    if flow is None or (what != "cancel" and flow.step not in EXPECTED.get(what, ())):
         act = await identified(update, context)
         await query.answer(act.t("hazard.flow_expired"), show_alert=True)
         return
     if what == "cancel":
-        user_data.pop(pending.REPORT_FLOW, None)
+        await pending.clear(update, context, pending.REPORT_FLOW)
         await query.answer()
         await query.edit_message_text(hub.t(flow.lang, "hazard.cancelled"))
         return
     if what == "cat":
         flow.category = categories.get(value).id
         await query.answer()
-        await _advance(context, chat_id, flow, Step.DANGER)
+        await _advance(update, context, chat_id, flow, Step.DANGER)
     elif what == "danger":
         flow.urgent = value == "yes"
         await query.answer()
@@ -365,18 +383,27 @@ async def flow_pressed(update: Update, context: Context) -> None:
             assert flow.category is not None
             number = categories.get(flow.category).emergency_number
             await context.bot.send_message(chat_id, hub.t(flow.lang, "hazard.call_now", number=number))
-        await _advance(context, chat_id, flow, Step.TEXT)
+        await _advance(update, context, chat_id, flow, Step.TEXT)
     elif what == "skip":
         await query.answer()
-        await _advance(context, chat_id, flow, Step.PLACE if flow.step is Step.PHOTO else Step.NAMED)
+        await _advance(update, context, chat_id, flow, Step.PLACE if flow.step is Step.PHOTO else Step.NAMED)
     elif what == "named":
         flow.named = value == "yes"
         await query.answer()
-        await _advance(context, chat_id, flow, Step.CONFIRM)
+        await _advance(update, context, chat_id, flow, Step.CONFIRM)
     else:
-        outcome = await intake_of(context.application).file(update, flow.draft(), grid=flow.grid_id)
+        # Taken before filing, so a second press (in this process or another) files nothing;
+        # put back on a refusal, to try again or cancel.
+        if not await pending.take(update, context, pending.REPORT_FLOW):
+            act = await identified(update, context)
+            await query.answer(act.t("hazard.flow_expired"), show_alert=True)
+            return
+        try:
+            outcome = await intake_of(context.application).file(update, flow.draft(), grid=flow.grid_id)
+        except HubError:
+            await pending.put(update, context, pending.REPORT_FLOW, flow.state())
+            raise
         reply, markup = _answer(context, outcome)
-        user_data.pop(pending.REPORT_FLOW, None)  # kept on a refusal, to try again or cancel
         await query.answer()
         await context.bot.send_message(chat_id, reply, reply_markup=markup)
 
@@ -391,7 +418,8 @@ async def after_filing(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:
     declare(Command("report"))
-    app.add_handler(TypeHandler(Update, after_filing), group=-1)
+    app.add_handler(TypeHandler(Update, after_filing), group=pending.LOAD_GROUP - 2)  # before the read
+    pending.install(app)
     start.DEEP_LINKS[DEEP_LINK] = deep_link
     media = filters.PHOTO | filters.Document.ALL
     private = filters.ChatType.PRIVATE

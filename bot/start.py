@@ -9,14 +9,37 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import keyboards
 from bot.commands import Command, declare, help_text
-from bot.context import Context, acting, identified
-from hub import people
+from bot.context import Context, acting, hub_of, identified
+from hub import people, secret
+from hub.core import Hub
 from hub.errors import InvalidInput
 from hub.i18n import LANGUAGE_NAMES, LANGUAGES
 
 # Deep links (t.me/<bot>?start=<payload>) that carry on a feature in private: a feature
-# registers its payload prefix here and gets the rest of the payload.
+# registers its payload prefix here, makes its links with `deep_link`, and gets the value
+# the link carries. Only links the bot made are honoured: anyone can type a t.me link.
 DEEP_LINKS: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {}
+
+
+def deep_link(hub: Hub, bot_username: str | None, prefix: str, value: str = "") -> str:
+    """t.me/<bot>?start=<prefix><value>_<signature>: `value` signed for this prefix, so a
+    link the bot did not make (or one made for another value) is refused. `value` must not
+    contain "_"; an empty value is the bare prefix, unsigned, as it claims nothing."""
+    if "_" in value:
+        raise ValueError("a deep link's value may not contain '_'")
+    signed = f"{value}_{secret.sign(hub.settings, f'deep-link:{prefix}', value)}" if value else ""
+    return f"https://t.me/{bot_username}?start={prefix}{signed}"
+
+
+def _verified(hub: Hub, prefix: str, rest: str) -> str:
+    """The value a payload carries after its prefix; InvalidInput when the bot did not sign it
+    (forged, or the unsigned links of earlier versions)."""
+    if not rest:
+        return ""
+    value, _, signature = rest.partition("_")
+    if not value or not secret.verify(hub.settings, f"deep-link:{prefix}", value, signature):
+        raise InvalidInput("start.link_invalid")
+    return value
 
 
 async def start(update: Update, context: Context) -> None:
@@ -25,7 +48,8 @@ async def start(update: Update, context: Context) -> None:
     if update.effective_chat.type == update.effective_chat.PRIVATE:
         for prefix, handler in DEEP_LINKS.items():
             if payload.startswith(prefix):
-                await handler(update, context, payload.removeprefix(prefix))
+                value = _verified(hub_of(context), prefix, payload.removeprefix(prefix))
+                await handler(update, context, value)
                 return
     async with acting(update, context) as act:
         grid = act.chat.grid if act.chat else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import keyboards
+from bot import keyboards, pending
 from bot.commands import Command, declare
 from bot.context import Context, acting
+from bot.ids import callback_id, parse_id
 from broadcasts.warnings import lifecycle as warnings
 from broadcasts.warnings.ingest import preview_buttons
 from broadcasts.warnings.models import MsgType
@@ -23,7 +24,6 @@ FOLLOW_UPS = {
     "update": MsgType.UPDATE, "更新": MsgType.UPDATE,
     "cancel": MsgType.CANCEL, "解除": MsgType.CANCEL, "撤销": MsgType.CANCEL, "取消": MsgType.CANCEL,
 }
-EDITS = "warn_edits"  # bot_data: (chat id, prompt message id) -> warning id
 
 
 def _keyboard(hub: Hub, lang: str, warning_id: int) -> InlineKeyboardMarkup | None:
@@ -43,11 +43,12 @@ async def warn_command(update: Update, context: Context) -> None:
             return
         if follow_up is not None:
             number, _, text = rest.strip().partition(" ")
-            if not number.lstrip("#").isdigit():
+            warning_id = parse_id(number, not_found="warn.not_found")
+            if warning_id is None:
                 await message.reply_text(act.t("warn.usage"))
                 return
             warning = await warnings.follow_up(
-                act.session, act.hub, act.person, int(number.lstrip("#")), follow_up, text
+                act.session, act.hub, act.person, warning_id, follow_up, text
             )
         else:
             warning = await warnings.draft(act.session, act.hub, act.person, warnings.parse_command(args))
@@ -69,7 +70,7 @@ async def pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _, number, action = query.data.split(":")
-    warning_id = int(number)
+    warning_id = callback_id(number, not_found="warn.not_found")
     async with acting(update, context) as act:
         lang = act.lang
         if action == "send":
@@ -80,8 +81,7 @@ async def pressed(update: Update, context: Context) -> None:
             await warnings.discard(act.session, act.hub, act.person, warning_id)
             reply, markup = act.t("warn.discarded", id=warning_id), None
         elif action == "edit":
-            warning = await warnings.get(act.session, warning_id)
-            await warnings.require_editable(act.session, act.person, warning)
+            await warnings.editable(act.session, act.person, warning_id)
             reply, markup = None, None
         elif action == "report":
             report = await warnings.delivery_report(act.session, act.person, warning_id)
@@ -95,39 +95,33 @@ async def pressed(update: Update, context: Context) -> None:
         return
     if action == "edit":
         prompt = await message.reply_text(act.t("warn.edit_prompt"), reply_markup=ForceReply(selective=True))
-        context.bot_data.setdefault(EDITS, {})[(prompt.chat.id, prompt.message_id)] = warning_id
+        # kept in the database: the reply may come after a restart, or to another process
+        flow = pending.prompt_flow(pending.WARN_EDIT, prompt.message_id)
+        await pending.put(update, context, flow, warning_id, chat=prompt.chat.id)
     elif action == "report":
         await message.reply_text(reply)
     else:
         await message.edit_text(f"{message.text}\n\n{reply}", reply_markup=markup)
 
 
-class _EditReply(filters.MessageFilter):
-    """A reply to one of our edit prompts (and nothing else), so other text flows are untouched."""
-
-    def __init__(self, edits: dict[tuple[int, int], int]) -> None:
-        super().__init__(name="warn_edit_reply")
-        self.edits = edits
-
-    def filter(self, message: Message) -> bool:
-        reply = message.reply_to_message
-        return reply is not None and (message.chat.id, reply.message_id) in self.edits
-
-
 async def edit_reply(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None and message.text is not None
-    warning_id = context.bot_data[EDITS][(message.chat.id, message.reply_to_message.message_id)]
+    warning_id = pending.replied(context.application, message, pending.WARN_EDIT)  # the filter saw it
     async with acting(update, context) as act:
         warning = await warnings.edit(act.session, act.hub, act.person, warning_id, message.text)
         preview = warnings.render(act.hub, warning, act.lang, preview=True)
-    context.bot_data[EDITS].pop((message.chat.id, message.reply_to_message.message_id), None)
-    await message.reply_text(preview, reply_markup=_keyboard(act.hub, act.lang, warning_id))
+        edited_id = warning.id  # a feed alert's edit is a new warning of our own
+    flow = pending.prompt_flow(pending.WARN_EDIT, message.reply_to_message.message_id)
+    await pending.clear(update, context, flow, chat=message.chat.id)
+    await message.reply_text(preview, reply_markup=_keyboard(act.hub, act.lang, edited_id))
 
 
 def register(app: Application) -> None:
     declare(Command("warn", Role.WORKER))
-    edits: dict[tuple[int, int], int] = app.bot_data.setdefault(EDITS, {})
+    pending.install(app)
     app.add_handler(CommandHandler("warn", warn_command))
     app.add_handler(CallbackQueryHandler(pressed, pattern=r"^wn:\d+:(send|edit|cancel|report)$"))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & _EditReply(edits), edit_reply))
+    # a reply to an edit prompt by the person who pressed "edit" (and nothing else)
+    edits = pending.Replying(app, pending.WARN_EDIT)
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & edits, edit_reply))

@@ -6,31 +6,39 @@ feeds what the route receives into the same Application the polling transport us
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.app import prepare
 from bot.context import hub_of_app
-
-_SEEN_LIMIT = 10_000
+from hub import replays
 
 
 class WebhookFeed:
-    """Turns posted JSON into updates, dropping replays of an update already taken."""
+    """Turns posted JSON into updates, dropping replays of an update already taken.
+
+    The ids taken are remembered in the database (hub.replays), not here: a replay reaching
+    the other process of two, or this one after a restart, is dropped all the same.
+    """
 
     def __init__(self, app: Application) -> None:
         self.app = app
-        self._seen: OrderedDict[int, None] = OrderedDict()
 
-    async def feed(self, payload: dict) -> bool:
-        update = Update.de_json(payload, self.app.bot)
-        if update is None or update.update_id in self._seen:
-            return False
-        self._seen[update.update_id] = None
-        if len(self._seen) > _SEEN_LIMIT:
-            self._seen.popitem(last=False)
+    async def feed(self, payload: dict[str, Any]) -> bool:
+        """Queue the update; False for a replay. ValueError when it is not an update we can
+        read (the route answers 400, and no id is spent on it)."""
+        try:
+            update = Update.de_json(payload, self.app.bot)
+        except Exception as error:  # PTB raises KeyError, TypeError, ValueError... on bad fields
+            raise ValueError(f"not a Telegram update: {type(error).__name__}") from None
+        if update is None:
+            raise ValueError("not a Telegram update")
+        hub = hub_of_app(self.app)
+        async with hub.db.session() as session:
+            if not await replays.first_sight(session, update.update_id, now=hub.now()):
+                return False
         await self.app.update_queue.put(update)
         return True
 

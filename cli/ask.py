@@ -1,6 +1,8 @@
-"""`gridcast ask [--json] <question>`: the safety knowledge base, as a resident would ask it.
+"""`gridcast ask [--json] [--lang L] <question>`: the safety knowledge base, as a resident would ask it.
 
-`--json` prints `{"answered": bool, "answer": str, "entry_id": str|null, "score": float}`
+The answer comes in the question's language when that is clearly one of ours (English,
+Traditional or Simplified characters), else in the hub's default language; `--lang` asks for
+one. `--json` prints `{"answered": bool, "answer": str, "entry_id": str|null, "score": float}`
 (a contract scripts rely on); the exit code is 0 when answered, 1 when not.
 """
 
@@ -20,7 +22,11 @@ async def ask(hub: Hub, args: argparse.Namespace) -> int:
     from knowledge.questions import open_knowledge
 
     kb = await open_knowledge(hub)
-    answer = kb.search(" ".join(args.question), CLI_LANGUAGES[args.lang])
+    question = " ".join(args.question)
+    if args.lang:
+        answer = kb.search(question, CLI_LANGUAGES[args.lang])
+    else:
+        answer = kb.answer(question, hub.settings.default_language)
     if args.json:
         print_json(
             {"answered": answer.answered, "answer": answer.answer, "entry_id": answer.entry_id,
@@ -32,7 +38,8 @@ async def ask(hub: Hub, args: argparse.Namespace) -> int:
         if answer.basis:
             print(f"({answer.basis})")
     else:
-        print(hub.t(CLI_LANGUAGES[args.lang], "ask.cli_unknown"), file=sys.stderr)
+        key = "ask.cli_place" if answer.reason == "place" else "ask.cli_unknown"
+        print(hub.t(answer.lang, key), file=sys.stderr)
     return 0 if answer.answered else 1
 
 
@@ -41,5 +48,6 @@ def add_parser(sub: Any) -> None:
         sub, "ask", ask, "ask the safety knowledge base",
         arg("question", nargs="+"),
         arg("--json", action="store_true", help="print answered/answer/entry_id/score"),
-        arg("--lang", choices=sorted(CLI_LANGUAGES), default="zh"),
+        arg("--lang", choices=sorted(CLI_LANGUAGES), default=None,
+            help="answer in this language (default: the question's)"),
     )

@@ -1,7 +1,9 @@
 """`gridcast demo`: a demo district, so a newcomer sees a real tree of grids and people at once.
 
 Modelled on a Putian street office: a district, a street, an urban community and a
-village, each split into grids with their workers. Running it twice changes nothing.
+village, each split into grids with their workers; and three village loudspeakers with a
+day's slots, quiet hours at night and Puxian as the village's dialect, their clips rendered
+so their schedules are full at once. Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from cli.common import command, with_hub
 from hub import grids, people
 from hub.core import Hub
+from hub.errors import NotFound
 from hub.models import GridLevel, Role
 
 ACTOR = "demo"
@@ -61,9 +64,63 @@ async def load_demo(hub: Hub) -> str:
     )
 
 
+# Loudspeakers: (id, name, grid, zone tags, where it stands).
+SPEAKERS = [
+    ("SPK1", "东岩村村口大喇叭", "T3", ("village-gate",), "村部门口榕树下"),
+    ("SPK2", "东岩村后山大喇叭", "T4", ("hillside",), "后山茶园路口"),
+    ("SPK3", "南苑社区广场喇叭", "T1", ("square",), "社区文化广场"),
+]
+QUIET_HOURS = ("S1", "22:00-06:00")
+DIALECT = ("C2", "putian")
+SLOT_SCRIPT = "daily-safety-tip"
+
+
+async def load_demo_speakers(hub: Hub) -> list[tuple[str, str]]:
+    """The demo's loudspeakers, quiet hours, dialect and slots; returns (id, token) of the
+    speakers added this time (a token is shown once, so a second run shows none)."""
+    from audio import library
+    from broadcasts.speakers import registry, slots, timing
+
+    added: list[tuple[str, str]] = []
+    catalogue = await library.catalogue(hub)
+    async with hub.db.session() as session:
+        for code, name, grid, zones, location in SPEAKERS:
+            try:
+                await registry.get(session, code)
+            except NotFound:
+                _, token = await registry.add(session, ACTOR, registry.SpeakerSpec(
+                    code, name, grid, zones, location), now=hub.now())
+                added.append((code, token))
+        span = timing.parse_span(QUIET_HOURS[1])
+        if (await registry.area_settings(session, await grids.get(session, QUIET_HOURS[0]))).quiet != timing.Span(*span):
+            await registry.set_quiet_hours(session, ACTOR, QUIET_HOURS[0], span, now=hub.now())
+        if (await registry.area_settings(session, await grids.get(session, DIALECT[0]))).dialect != DIALECT[1]:
+            await registry.set_dialect(session, ACTOR, DIALECT[0], DIALECT[1], catalogue.dialects, now=hub.now())
+        if SLOT_SCRIPT in catalogue.scripts and not [
+            s for s, _ in await slots.list_slots(session) if s.source == ACTOR
+        ]:
+            for spec in (
+                # Every speaker of the street, morning, noon and evening.
+                slots.SlotSpec("S1", SLOT_SCRIPT, [7 * 60 + 30, 12 * 60, 18 * 60 + 30], source=ACTOR),
+                # The village in the evening, every hour from 19:30 to 23:30: the quiet hours
+                # from 22:00 keep the last ones off the air.
+                slots.SlotSpec("C2", SLOT_SCRIPT, [19 * 60 + 30], window_minutes=240, every_minutes=60,
+                               source=ACTOR),
+            ):
+                await slots.add(session, ACTOR, spec, catalogue, now=hub.now())
+    await slots.render_ahead(hub)
+    return added
+
+
 @with_hub
 async def demo(hub: Hub, args: argparse.Namespace) -> int:
     print(await load_demo(hub))
+    added = await load_demo_speakers(hub)
+    for code, token in added:
+        print(f"loudspeaker {code}: token (shown only now) {token}")
+    print(f"{len(SPEAKERS)} loudspeakers: try `gridcast speakers list` and `gridcast speakers schedule SPK1`"
+          + (f"; run an agent with `gridcast speaker-agent --hub {hub.settings.public_url} --id SPK1 "
+             "--token <its token>`" if added else ""))
     return 0
 
 

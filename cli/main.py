@@ -15,14 +15,27 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from cli import ask, audio, db, demo, grids, hazards, people, roles, warnings
+from cli import (
+    ask,
+    audio,
+    campaigns,
+    db,
+    demo,
+    grids,
+    hazards,
+    people,
+    roles,
+    speaker_agent,
+    speakers,
+    warnings,
+)
 from cli.common import CliError
 from hub.errors import ContentError, HubError
 from hub.logs import setup_logging
 from hub.settings import ConfigError, Settings, load_settings
 
 # In the order `gridcast --help` lists them.
-GROUPS = (roles, db, grids, people, ask, warnings, audio, hazards, demo)
+GROUPS = (roles, db, grids, people, ask, warnings, audio, hazards, speakers, campaigns, speaker_agent, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ broadcasts/ is imported by these commands only, so the rest of the CLI starts wi
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.common import (
     CLI_ACTOR,
@@ -22,6 +22,9 @@ from cli.common import (
     with_hub,
 )
 from hub.core import Hub
+
+if TYPE_CHECKING:
+    from broadcasts.warnings.ingest import Ingested
 
 # The table's headers when there is no warning to take them from.
 EMPTY_HEADERS = ("id", "status", "level", "type", "headline")
@@ -53,13 +56,23 @@ async def warnings_poll(hub: Hub, args: argparse.Namespace) -> int:
         raise CliError("no CAP source: give a URL or set GRIDCAST_CAP_FEEDS")
     failed = False
     for result in await poll_all(hub, urls, force=True):
-        outcomes = ", ".join(f"{o.outcome}" + (f" #{o.warning_id}" if o.warning_id else "")
-                             for o in result.outcomes) or "no alerts"
-        print(f"{result.url}\t{result.status}\t{outcomes}")
-        for reason in result.rejected:
-            print(f"  rejected: {reason}")
-        failed = failed or bool(result.rejected) or result.status not in ("ok", "not_modified")
+        outcomes = ", ".join(_outcome(o) for o in result.outcomes) or "no alerts"
+        summary = f" — {result.summary}" if result.summary else ""
+        print(f"{result.url}\t{result.status}\t{outcomes}{summary}")
+        for document in result.documents:
+            source = f"  <{document.source}>" if document.source != result.url else ""
+            if document.outcome is None:
+                print(f"  rejected: {document.reason}{source}")
+            else:
+                print(f"  {_outcome(document.outcome)}: {document.identifier} — {document.reason}{source}")
+        nothing = bool(result.entries) and not result.documents  # entries, none of them CAP
+        refused = bool(result.rejected) or any(o.outcome == "refused" for o in result.outcomes)
+        failed = failed or nothing or refused or result.status not in ("ok", "not_modified")
     return 1 if failed else 0
+
+
+def _outcome(outcome: Ingested) -> str:
+    return outcome.outcome + (f" #{outcome.warning_id}" if outcome.warning_id else "")
 
 
 @with_hub

@@ -3,7 +3,8 @@
 问题清单 → 整改台账 → 逐一销号 begins here: a report becomes a ticket in its grid, with its
 deadline and an audit row (the first line of its timeline); from then on `hazards.lifecycle`
 changes it. A draft that may repeat an open report is not filed at once: the reporter is asked
-"is this the same as #N?" first.
+"is this the same as #N?" first (hazards.repeats keeps the question open for the answer); an
+open question counts against the hourly limit as a report would.
 
 Services never send anything: they return `Notice`s (hazards.notices) saying who must be told
 what, so the same call serves the chat, the dashboard and the CLI.
@@ -13,31 +14,29 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hazards import categories, photos
+from hazards import categories, photos, rates, repeats
 from hazards.duplicates import candidates, load, pick, root
 from hazards.lifecycle import deadline_for
 from hazards.models import AUDIT_ENTITY, Hazard, HazardState, audit_state
 from hazards.notices import Notice, cards, hazard_params, language
-from hub import access, audit, bindings
+from hazards.rates import RATE_WINDOW as RATE_WINDOW
+from hazards.rates import RateLimited as RateLimited
+from hazards.rates import check_rate as check_rate
+from hub import audit, bindings
 from hub.bindings import GridFacts
 from hub.errors import HubError, InvalidInput
-from hub.models import Person, Role
+from hub.models import Person
 
 MAX_TEXT = 1000
 MAX_ADDRESS = 200
-RATE_WINDOW = timedelta(hours=1)
 LOCATE_WINDOW = timedelta(minutes=10)  # "a location sent right after" a report belongs to it
-
-
-class RateLimited(HubError):
-    key = "hazard.rate_limited"
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,16 @@ class Similar:
     draft: Draft
     candidates: list[Hazard]
     params: list[dict[str, Any]]
+    question: int | None = None  # the reporter's number for it, to answer with; None without Telegram
 
+
+@dataclass(frozen=True)
+class Answered:
+    """A reporter's answer to their open question: the draft to file (with `same_as` when they
+    said it is the same problem), in the grid it was asked for, without asking again."""
+
+    draft: Draft
+    grid_id: int
 
 
 
@@ -122,51 +130,6 @@ def check_draft(draft: Draft) -> Draft:
 
 
 # --- reporting ---------------------------------------------------------------------------
-
-
-def _limited(reporter: Person) -> bool:
-    """Residents may file `limit_per_hour` reports an hour; workers and staff inspect freely."""
-    return not access.has_role(reporter, Role.WORKER)
-
-
-# Each reporter's reports in the last hour; built once, with bound parameters.
-_RECENT_REPORTS = (
-    select(Hazard.reporter_id, func.count())
-    .where(
-        Hazard.reporter_id.in_(bindparam("reporter_ids", expanding=True)),
-        Hazard.reported_at > bindparam("hour_ago"),
-    )
-    .group_by(Hazard.reporter_id)
-)
-
-
-async def _recent_counts(session: AsyncSession, reporter_ids: set[int], now: datetime) -> dict[int, int]:
-    if not reporter_ids:
-        return {}
-    params = {"reporter_ids": sorted(reporter_ids), "hour_ago": now - RATE_WINDOW}
-    return {reporter_id: count for reporter_id, count in await session.execute(_RECENT_REPORTS, params)}
-
-
-async def _rate_limited(
-    session: AsyncSession, reporter: Person, now: datetime, limit_per_hour: int, unwritten: int
-) -> RateLimited:
-    """The refusal for a reporter at the limit, saying when to retry.
-
-    `unwritten` of their counted reports are accepted in this round but not yet written; they
-    are the newest, made `now`.
-    """
-    skip = limit_per_hour - 1 - unwritten
-    oldest_counted = None if skip < 0 else await session.scalar(
-        select(Hazard.reported_at)
-        .where(Hazard.reporter_id == reporter.id, Hazard.reported_at > now - RATE_WINDOW)
-        .order_by(Hazard.reported_at.desc())
-        .offset(skip)
-        .limit(1)
-    )
-    free_at = (oldest_counted or now) + RATE_WINDOW
-    minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
-    return RateLimited(limit=limit_per_hour, minutes=minutes)
-
 
 
 async def _grid_for(session: AsyncSession, reporter: Person, grid_id: int | None) -> GridFacts:
@@ -271,11 +234,16 @@ async def _round(
     now: datetime,
     limit_per_hour: int,
 ) -> list[tuple[int, _Checked]]:
-    """Decide and write what can be decided now; return the reports left for the next round."""
-    limited = {c.submission.reporter.id for _, c in waiting if _limited(c.submission.reporter)}
-    counts = await _recent_counts(session, limited, now)
+    """Decide and write what can be decided now; return the reports left for the next round.
+
+    A report accepted or asked about in this round counts against its reporter's limit for
+    the reports after it, before either is written.
+    """
+    limited = {c.submission.reporter.id: c.submission.reporter for _, c in waiting if rates.limited(c.submission.reporter)}
+    counts = await rates.counts(session, limited.values(), now)
     rows = await candidates(session, {c.grid.id for _, c in waiting if c.asks}, now)
     accepted: list[tuple[int, _Checked]] = []
+    asked: list[tuple[int, _Checked, Similar]] = []
     later: list[tuple[int, _Checked]] = []
     for i, checked in waiting:
         reporter, draft, grid = checked.submission.reporter, checked.draft, checked.grid
@@ -284,20 +252,47 @@ async def _round(
             continue
         if reporter.id in limited:
             unwritten = sum(1 for _, a in accepted if a.submission.reporter.id == reporter.id)
+            unwritten += sum(1 for _, a, _ in asked if a.submission.reporter.id == reporter.id)
             if counts.get(reporter.id, 0) + unwritten >= limit_per_hour:
-                outcomes[i] = await _rate_limited(session, reporter, now, limit_per_hour, unwritten)
+                outcomes[i] = await rates.refusal(session, reporter, now, limit_per_hour, unwritten)
                 continue
         if checked.asks:
             ids = pick(rows[grid.id], category=draft.category, text=draft.text, lat=draft.lat,
                        lon=draft.lon, limit=3)
             found = await load(session, ids)
             if found:
-                outcomes[i] = Similar(draft, found, [hazard_params(h, grid, now) for h in found])
+                asked.append((i, checked, Similar(draft, found, [hazard_params(h, grid, now) for h in found])))
                 continue
         accepted.append((i, checked))
+    for i, similar in await _ask(session, asked, now):
+        outcomes[i] = similar
     for (i, _), filed in zip(accepted, await _file(session, [c for _, c in accepted], now), strict=True):
         outcomes[i] = filed
     return later
+
+
+async def _ask(
+    session: AsyncSession, asked: list[tuple[int, _Checked, Similar]], now: datetime
+) -> list[tuple[int, Similar]]:
+    """Keep each question open for its reporter's answer (hazards.repeats), with its number."""
+    answerable = [(i, c, similar) for i, c, similar in asked if c.submission.reporter.telegram_id is not None]
+    numbers = await repeats.ask(session, [
+        repeats.Ask(c.submission.reporter.telegram_id, asdict(similar.draft), c.grid.id,  # type: ignore[arg-type]
+                    [h.id for h in similar.candidates])
+        for _, c, similar in answerable
+    ], now=now)
+    numbered = {i: replace(similar, question=n) for (i, _, similar), n in zip(answerable, numbers, strict=True)}
+    return [(i, numbered.get(i, similar)) for i, _, similar in asked]
+
+
+async def answer(
+    session: AsyncSession, reporter: Person, question: int, same_as: int | None, *, now: datetime
+) -> Answered:
+    """The reporter's answer to their question `question`: `same_as` one of the reports it
+    offered, or None for a report of its own. Refused, with nothing changed, for a question
+    that is not their open one or a report it did not offer (hazards.repeats.answer)."""
+    draft, grid_id = await repeats.answer(session, reporter.telegram_id, question, same_as, now=now)
+    return Answered(replace(Draft(**draft), same_as=same_as), grid_id)
 
 
 def _repeats_accepted(checked: _Checked, accepted: list[tuple[int, _Checked]]) -> bool:

@@ -1,53 +1,54 @@
-"""The rectification ledger (整改台账): open hazards for workers, and the export for staff.
+"""The rectification ledger (整改台账): open hazards for workers, the filtered ledger and what
+staff export of it (written by hazards/export.py).
 
-Workers look at the open hazards of their grid, overdue first; staff export the whole ledger
-for reports upward, in Chinese by default because that is the form it is filed in.
+Workers look at the open hazards of their grid, overdue first; staff page through the whole
+ledger of their subtree with filters and export exactly what they filtered, in Chinese by
+default because that is the form it is filed in. Every query is scoped here, through
+hub.access, whatever the transport.
+
+A page of the ledger is a keyset page (newest ticket first, `id < before`): what it costs
+depends on the page size and the filters, not on how many hazards the hub has ever had.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Index, Row, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from hazards.categories import get_or_other
+from hazards.export import (  # noqa: F401 (the ledger's export, where its callers find it)
+    COLUMNS,
+    export_csv,
+    export_xlsx,
+    headers,
+    write_xlsx,
+)
 from hazards.models import OPEN_STATES, OVERDUE_STATES, Hazard, HazardState
 from hub import access, grids
-from hub.errors import InvalidInput, PermissionDenied
-from hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
+from hub.errors import PermissionDenied
 from hub.models import Grid, Person, Role
 
-COLUMNS = (
-    "id",
-    "grid",
-    "category",
-    "reported_at",
-    "deadline",
-    "state",
-    "assignee",
-    "rectified_at",
-    "closed_at",
-    "days_overdue",
-)
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M"
-XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PAGE_SIZE = 50
+MAX_SEARCH = 100
 # Only workers and staff see the ledger, and only of their own grids.
 REFUSALS = access.Refusals(
     role="hazard.refused_not_worker_ledger", scope="hazard.refused_out_of_scope_ledger"
 )
+
+# What the dashboard's ledger and overview filter on, beside the indexes hazards/models.py
+# declares: the date filters and the 12-week trend read a range of reported_at / closed_at,
+# the category filter walks its own index in ticket order, the overview's open counts read the
+# open hazards of the last days and no others. (Migration 0010 creates them.)
+Index("ix_hazards_reported_at", Hazard.reported_at)
+Index("ix_hazards_closed_at", Hazard.closed_at)
+Index("ix_hazards_category", Hazard.category)
+Index("ix_hazards_state_reported", Hazard.state, Hazard.reported_at)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,18 @@ class LedgerRow:
     closed_at: datetime | None
     days_overdue: int
     overdue: bool  # still waiting on the grid and past its deadline now
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def place(self) -> str:
+        """Where it is: the address given, else the position sent, else nothing."""
+        if self.address:
+            return self.address
+        if self.lat is not None and self.lon is not None:
+            return f"{self.lat:.5f}, {self.lon:.5f}"
+        return ""
 
     def params(self) -> dict[str, Any]:
         """For the "hazard.ledger.item" template (hazards.notices.render localises them)."""
@@ -91,10 +104,13 @@ def days_overdue(hazard: Hazard, now: datetime) -> int:
     Measured to the rectification when there was one, else to now while the hazard is still
     open; rejected and duplicate reports were never the grid's to fix.
     """
-    if hazard.state in (HazardState.REJECTED, HazardState.DUPLICATE):
+    return _days_late(hazard.state, hazard.rectified_at, hazard.deadline_at, now)
+
+
+def _days_late(state: HazardState, rectified_at: datetime | None, deadline_at: datetime, now: datetime) -> int:
+    if state in (HazardState.REJECTED, HazardState.DUPLICATE):
         return 0
-    end = hazard.rectified_at or now
-    late = end - hazard.deadline_at
+    late = (rectified_at or now) - deadline_at
     return math.ceil(late / timedelta(days=1)) if late > timedelta(0) else 0
 
 
@@ -115,6 +131,131 @@ async def _scope(session: AsyncSession, actor: Person | None, grid_code: str | N
     return scope
 
 
+# A subtree holding at least this share of the grids is filtered while walking the tickets
+# newest first: a page fills within about 51/share tickets, however long the ledger. A smaller
+# one is read through the grid index and sorted: its own history, under 5% of the ledger.
+WALK_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The grids rows may come from: `grid_ids` None is every grid of the hub."""
+
+    grid_ids: list[int] | None
+    share: float = 1.0  # of all the hub's grids
+
+    def condition(self, *, walk: bool | None = None) -> ColumnElement[bool] | None:
+        """The filter on hazards; `walk` keeps the grid index out of the plan (None: decide by
+        the share), for a query that an index on time or ticket order serves better."""
+        if self.grid_ids is None:
+            return None
+        if walk if walk is not None else self.share >= WALK_SHARE:
+            return (Hazard.grid_id + 0).in_(self.grid_ids)  # "+ 0": the planner walks, not seeks
+        return Hazard.grid_id.in_(self.grid_ids)
+
+    def holds(self, grid_id: int) -> bool:
+        return self.grid_ids is None or grid_id in self.grid_ids
+
+
+async def scope_of(session: AsyncSession, actor: Person | None, grid_code: str | None = None) -> Scope:
+    """The grids the rows may come from, for the actor (refused below grid worker).
+
+    Grids are few (hundreds) and hazards many: filtering hazards by a list of grid ids keeps
+    the hazards' own indexes in charge of the query, where a join on the grids' paths would
+    let the planner start from the grids and sort everything they hold.
+    """
+    prefix = await _scope(session, actor, grid_code)
+    if not prefix:
+        return Scope(None)
+    ids = list(await session.scalars(select(Grid.id).where(Grid.path.startswith(prefix))))
+    total = await session.scalar(select(func.count()).select_from(Grid)) or 1
+    return Scope(None) if len(ids) == total else Scope(ids, len(ids) / total)
+
+
+async def grids_in_scope(session: AsyncSession, actor: Person) -> list[Grid]:
+    """The grids a worker or staff member may filter the ledger by: their subtree, in order."""
+    prefix = await _scope(session, actor, None)
+    return list(await session.scalars(
+        select(Grid).where(Grid.path.startswith(prefix)).order_by(Grid.path)
+    ))
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What a ledger page or export shows. Dates are instants (the caller turns a local day
+    into its start and end); `search` looks in the description and the place."""
+
+    grid: str | None = None
+    category: str | None = None
+    states: frozenset[HazardState] = field(default_factory=frozenset)
+    overdue: bool = False
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    search: str = ""
+
+    def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.category:
+            where.append(Hazard.category == self.category)
+        if self.states:
+            where.append(Hazard.state.in_(sorted(self.states)))
+        if self.overdue:
+            where += [Hazard.state.in_(sorted(OVERDUE_STATES)), Hazard.deadline_at < now]
+        if self.reported_from is not None:
+            where.append(Hazard.reported_at >= self.reported_from)
+        if self.reported_to is not None:
+            where.append(Hazard.reported_at < self.reported_to)
+        words = self.search.strip()[:MAX_SEARCH]
+        if words:
+            where.append(or_(Hazard.text.icontains(words, autoescape=True),
+                             Hazard.address.icontains(words, autoescape=True)))
+        return where
+
+
+_ASSIGNEE = aliased(Person)
+# The columns a ledger row is made of: plain values, not ORM objects, so a 100,000-row export
+# does not build (and track) 100,000 objects it only reads once.
+_COLUMNS = (
+    Hazard.id, Hazard.category, Hazard.state, Hazard.urgent, Hazard.text, Hazard.reported_at,
+    Hazard.deadline_at, Hazard.rectified_at, Hazard.closed_at, Hazard.address, Hazard.lat, Hazard.lon,
+    Grid.code.label("grid_code"), Grid.name.label("grid_name"), _ASSIGNEE.name.label("assignee"),
+)
+
+
+def _select(scope: Scope, where: Iterable[ColumnElement[bool]]) -> Select[Any]:
+    query = (
+        select(*_COLUMNS)
+        .join(Grid, Hazard.grid_id == Grid.id)
+        .outerjoin(_ASSIGNEE, Hazard.assignee_id == _ASSIGNEE.id)
+    )
+    in_scope = scope.condition()
+    if in_scope is not None:
+        query = query.where(in_scope)
+    return query.where(*where)
+
+
+def _row(found: Row[Any], now: datetime) -> LedgerRow:
+    return LedgerRow(
+        id=found.id,
+        grid_code=found.grid_code,
+        grid_name=found.grid_name,
+        category=found.category,
+        state=found.state,
+        urgent=found.urgent,
+        text=found.text,
+        reported_at=found.reported_at,
+        deadline_at=found.deadline_at,
+        assignee=found.assignee,
+        rectified_at=found.rectified_at,
+        closed_at=found.closed_at,
+        days_overdue=_days_late(found.state, found.rectified_at, found.deadline_at, now),
+        overdue=found.state in OVERDUE_STATES and now > found.deadline_at,
+        address=found.address,
+        lat=found.lat,
+        lon=found.lon,
+    )
+
+
 async def ledger_rows(
     session: AsyncSession,
     actor: Person | None,
@@ -124,39 +265,62 @@ async def ledger_rows(
     now: datetime,
 ) -> list[LedgerRow]:
     """Hazards of a grid's subtree in ticket order; `actor` None is the CLI or the system."""
-    prefix = await _scope(session, actor, grid_code)
-    assignee = aliased(Person)
-    query = (
-        select(Hazard, Grid.code, Grid.name, assignee.name)
-        .join(Grid, Hazard.grid_id == Grid.id)
-        .outerjoin(assignee, Hazard.assignee_id == assignee.id)
-        .order_by(Hazard.id)
-    )
-    if prefix:
-        query = query.where(Grid.path.startswith(prefix))
-    if states is not None:
-        query = query.where(Hazard.state.in_(sorted(states)))
-    rows = []
-    for hazard, code, name, assignee_name in (await session.execute(query)).tuples():
-        rows.append(
-            LedgerRow(
-                id=hazard.id,
-                grid_code=code,
-                grid_name=name,
-                category=hazard.category,
-                state=hazard.state,
-                urgent=hazard.urgent,
-                text=hazard.text,
-                reported_at=hazard.reported_at,
-                deadline_at=hazard.deadline_at,
-                assignee=assignee_name,
-                rectified_at=hazard.rectified_at,
-                closed_at=hazard.closed_at,
-                days_overdue=days_overdue(hazard, now),
-                overdue=hazard.state in OVERDUE_STATES and now > hazard.deadline_at,
-            )
-        )
-    return rows
+    chosen = Filter(grid=grid_code, states=frozenset(states) if states is not None else frozenset())
+    if states is not None and not chosen.states:
+        return []
+    return await filtered_rows(session, actor, chosen, now=now)
+
+
+async def filtered_rows(
+    session: AsyncSession, actor: Person | None, chosen: Filter, *, now: datetime
+) -> list[LedgerRow]:
+    """Every hazard the filter selects, in ticket order: what an export writes."""
+    query = _select(await scope_of(session, actor, chosen.grid), chosen.conditions(now)).order_by(Hazard.id)
+    return [_row(found, now) for found in await session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the ledger, newest first; `older`/`newer` are the keys of the next pages
+    (None at either end)."""
+
+    rows: list[LedgerRow]
+    older: int | None
+    newer: int | None
+
+
+async def ledger_page(
+    session: AsyncSession,
+    actor: Person,
+    chosen: Filter,
+    *,
+    now: datetime,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = PAGE_SIZE,
+) -> Page:
+    """A page of the filtered ledger for a worker or staff member, newest ticket first.
+
+    `before` continues to older tickets, `after` goes back to newer ones.
+    """
+    scope = await scope_of(session, actor, chosen.grid)
+    where = chosen.conditions(now)
+    if after is not None:
+        query = _select(scope, [*where, Hazard.id > after]).order_by(Hazard.id.asc())
+    else:
+        keyed = [*where, Hazard.id < before] if before is not None else where
+        query = _select(scope, keyed).order_by(Hazard.id.desc())
+    found = (await session.execute(query.limit(size + 1))).all()
+    more = len(found) > size
+    rows = [_row(row, now) for row in found[:size]]
+    if after is not None:
+        rows.reverse()
+        older = rows[-1].id if rows else None
+        newer = rows[0].id if more and rows else None
+    else:
+        older = rows[-1].id if more and rows else None
+        newer = rows[0].id if before is not None and rows else None
+    return Page(rows, older, newer)
 
 
 async def open_ledger(
@@ -165,109 +329,3 @@ async def open_ledger(
     """Open hazards (reported, accepted, rectified): overdue first, then by deadline."""
     rows = await ledger_rows(session, actor, grid_code, OPEN_STATES, now=now)
     return sorted(rows, key=lambda r: (not r.overdue, r.deadline_at, r.id))
-
-
-# --- export ------------------------------------------------------------------------------
-
-
-@cache
-def _default_texts() -> Texts:
-    return Texts()
-
-
-def _language(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise InvalidInput("error.language", language=lang)
-    return lang
-
-
-def headers(lang: str = DEFAULT_LANGUAGE, texts: Texts | None = None) -> list[str]:
-    texts = texts or _default_texts()
-    return [texts.get(_language(lang), f"hazard.ledger.column.{c}") for c in COLUMNS]
-
-
-def _safe(value: str) -> str:
-    """Keep a spreadsheet from running a name such as "=HYPERLINK(…)" as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _cells(row: LedgerRow, lang: str, tz: ZoneInfo, texts: Texts) -> list[Any]:
-    category = get_or_other(row.category)
-
-    def local(when: datetime | None) -> datetime | None:
-        return when.astimezone(tz).replace(tzinfo=None) if when else None
-
-    return [
-        row.id,
-        _safe(f"{row.grid_code} {row.grid_name}"),
-        category.label(lang),
-        local(row.reported_at),
-        local(row.deadline_at),
-        texts.get(lang, f"hazard.state.{row.state.value}"),
-        _safe(row.assignee or ""),
-        local(row.rectified_at),
-        local(row.closed_at),
-        row.days_overdue,
-    ]
-
-
-def export_csv(
-    rows: Sequence[LedgerRow],
-    lang: str = DEFAULT_LANGUAGE,
-    tz: ZoneInfo = DEFAULT_TZ,
-    texts: Texts | None = None,
-) -> bytes:
-    """UTF-8 with a byte-order mark: without it Excel on Windows shows the headers as mojibake."""
-    texts = texts or _default_texts()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers(lang, texts))
-    for row in rows:
-        cells = _cells(row, lang, tz, texts)
-        writer.writerow([c.strftime(TIME_FORMAT) if isinstance(c, datetime) else c for c in cells])
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _width(value: Any) -> int:
-    """Display width: CJK characters take two columns in a spreadsheet."""
-    text = value.strftime(TIME_FORMAT) if isinstance(value, datetime) else str(value or "")
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def export_xlsx(
-    rows: Sequence[LedgerRow],
-    lang: str = DEFAULT_LANGUAGE,
-    tz: ZoneInfo = DEFAULT_TZ,
-    texts: Texts | None = None,
-) -> bytes:
-    """One sheet: bold frozen header row, real date cells in the hub's time zone, sized columns."""
-    # Imported here: every process that can show the ledger would otherwise pay for openpyxl
-    # at start, and only an export writes a workbook.
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    texts = texts or _default_texts()
-    names = headers(lang, texts)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = texts.get(lang, "hazard.ledger.sheet")
-    sheet.append(names)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    widths = [_width(n) for n in names]
-    for row in rows:
-        cells = _cells(row, lang, tz, texts)
-        sheet.append(cells)
-        widths = [max(w, _width(c)) for w, c in zip(widths, cells, strict=True)]
-    for column in (4, 5, 8, 9):
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
-            cell.number_format = XLSX_TIME_FORMAT
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

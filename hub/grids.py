@@ -22,6 +22,7 @@ from hub import access, audit, bindings
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.models import Chat, ChatKind, Grid, GridLevel, Person, Role
 
+_REBIND_REFUSALS = access.Refusals(scope="bind.taken")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 LEVELS = list(GridLevel)
 
@@ -202,7 +203,12 @@ async def bind_chat(
     kind: ChatKind = ChatKind.GROUP,
     now: datetime,
 ) -> Chat:
-    """Bind a group chat to a grid. Only a worker or staff member of that grid may."""
+    """Bind a group chat to a grid. Only a worker or staff member of that grid may.
+
+    A chat still bound to another grid is that grid's channel for warnings and cards, so
+    taking it needs scope over that grid too: otherwise a worker of one grid could silence
+    another's group.
+    """
     await access.require(session, actor, Role.WORKER)
     grid = await get(session, code)
     await access.require(session, actor, Role.WORKER, grid)
@@ -212,6 +218,9 @@ async def bind_chat(
         chat = Chat(telegram_chat_id=telegram_chat_id, created_at=now)
     else:
         before = {"grid_id": chat.grid_id, "kind": chat.kind.value, "active": chat.active}
+        current = await session.get(Grid, chat.grid_id)
+        if chat.active and current is not None and current.id != grid.id:
+            await access.require(session, actor, Role.WORKER, current, refusals=_REBIND_REFUSALS)
     chat.grid_id = grid.id
     chat.kind = kind
     chat.title = title

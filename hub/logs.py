@@ -37,7 +37,7 @@ class RedactingFormatter(logging.Formatter):
 
 def secrets_of(settings: Settings) -> list[str]:
     secrets = [settings.token or ""]
-    for secret in (settings.webhook_secret, settings.session_secret):
+    for secret in (settings.webhook_secret, settings.secret_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
     return secrets

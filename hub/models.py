@@ -201,3 +201,28 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_ref", "ref_type", "ref_id"),
     )
+
+
+class Conversation(Base):
+    """What a person is in the middle of with the bot (hub.conversations): one row per
+    (Telegram user, chat, flow), its state as JSON, forgotten once it expires."""
+
+    __tablename__ = "conversations"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[Any] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class TelegramUpdate(Base):
+    """An update id the bot has taken (hub.replays), kept a day, so a replay is dropped by
+    whichever process it reaches."""
+
+    __tablename__ = "telegram_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit, grids
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import LANGUAGES
-from hub.models import Grid, Person, Role
+from hub.models import AuditEntry, Grid, Person, Role
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
@@ -197,6 +200,66 @@ async def set_password(
     person.updated_at = now
     await audit.change(session, person, at=now, actor=actor, entity="person", action="password")
     return person
+
+
+SIGN_IN_ENTITY = "sign-in"
+SIGN_IN_WINDOW = timedelta(minutes=15)
+# Failures in the window, then refused until it passes: few per name (someone guessing one
+# person's password), more per address (a street office's staff share one address).
+SIGN_IN_FAILURES = {"name": 5, "address": 20}
+
+
+async def _throttled(session: AsyncSession, keys: dict[str, str], since: datetime) -> bool:
+    rows = await session.execute(
+        select(AuditEntry.entity_id, func.count()).where(
+            AuditEntry.entity == SIGN_IN_ENTITY, AuditEntry.entity_id.in_(keys.values()),
+            AuditEntry.action == "failed", AuditEntry.at >= since,
+        ).group_by(AuditEntry.entity_id)
+    )
+    counts = dict(rows.tuples().all())
+    return any(counts.get(key, 0) >= SIGN_IN_FAILURES[kind] for kind, key in keys.items())
+
+
+async def sign_in(
+    session: AsyncSession, who: str, password: str, *, address: str, now: datetime
+) -> Person | None:
+    """The worker or staff member named `who` (Telegram id or name), if `password` is theirs;
+    None otherwise (the caller says "error.sign_in_failed", after this unit of work commits).
+
+    Failures are audit rows under the name tried and under the address it came from, so the
+    throttle holds across every web process and a restart, and staff can see who was tried.
+    One refusal for every kind of failure, taking as long: it never tells which names exist.
+    """
+    who = who.strip()[:100]
+    keys = {"name": f"name:{who.casefold()}", "address": f"address:{address}"}
+    if await _throttled(session, keys, now - SIGN_IN_WINDOW):
+        raise PermissionDenied("error.sign_in_throttled", minutes=int(SIGN_IN_WINDOW.total_seconds() // 60))
+    query = select(Person).where(Person.active.is_(True), Person.role != Role.RESIDENT)
+    query = query.where(Person.telegram_id == int(who)) if who.isascii() and who.isdigit() and len(who) < 19 \
+        else query.where(Person.name == who)
+    candidates = list(await session.scalars(query.limit(2)))
+    person = candidates[0] if len(candidates) == 1 else None
+    if person is None or not check_password(person, password):
+        if person is None:
+            _spend_a_check(password)
+        for key in keys.values():
+            audit.record(session, at=now, actor=f"web:{address}", entity=SIGN_IN_ENTITY,
+                         entity_id=key, action="failed")
+        return None
+    audit.record(session, at=now, actor=person, entity=SIGN_IN_ENTITY, entity_id=f"person:{person.id}",
+                 action="ok", after={"address": address})
+    return person
+
+
+@cache
+def _decoy() -> str:
+    return _hasher.hash(secrets.token_hex(16))
+
+
+def _spend_a_check(password: str) -> None:
+    """Verify against a hash nobody has, so an unknown name costs what a wrong password does."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_decoy(), password)
 
 
 def check_password(person: Person, password: str) -> bool:

@@ -10,6 +10,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -41,13 +42,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # The hub's address as feeds, speakers and links name it; never a request's Host header.
+    public_url: str = ""  # "" = http://<http_host>:<http_port>
     timezone: str = "Asia/Shanghai"
     tts_engine: Literal["espeak", "gtts"] = "espeak"
     cap_feeds: str | None = None
+    cap_link_hosts: str | None = None  # hosts besides a feed's own that its entries may link
     cap_poll_seconds: int = Field(default=300, ge=120)  # CAP publishers ask for no more
     default_language: Literal["zh-Hans", "zh-Hant", "en"] = "zh-Hans"
     report_limit_per_hour: int = Field(default=10, ge=1)
-    session_secret: SecretStr | None = None
+    open_question_limit: int = Field(default=5, ge=1)  # a resident's unanswered questions of a day
+    secret_key: SecretStr | None = None  # else generated once into the data dir (hub.secret)
     send_per_second: int = Field(default=30, ge=1, le=1000)
     send_per_group_minute: int = Field(default=20, ge=1, le=1000)
     send_concurrency: int = Field(default=8, ge=1, le=256)
@@ -55,6 +60,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
     warning_hours: int = Field(default=24, ge=1, le=24 * 14)
     cap_sender: str = Field(default="gridcast@localhost", min_length=1, max_length=255)
+    # Loudspeakers: how often agents poll (an urgent warning reaches a speaker within one poll),
+    # how long a silent speaker may stay silent before its workers hear of it, and how far
+    # ahead a schedule reaches (what a speaker plays on when the hub is down).
+    speaker_poll_seconds: int = Field(default=15, ge=5, le=600)
+    speaker_offline_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    speaker_horizon_hours: int = Field(default=24, ge=1, le=72)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
@@ -113,6 +124,29 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value:
+            return ""
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port out of range
+        except ValueError:
+            raise ValueError(f"not an http(s) URL: {value!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"[\x00-\x20\x7f]", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
+            raise ValueError(f"must have no query or fragment: {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _public_url_default(self) -> Settings:
+        if not self.public_url:
+            host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+            self.public_url = f"http://{host}:{self.http_port}"
+        return self
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -120,6 +154,15 @@ class Settings(BaseSettings):
             return None
         if not _SECRET_RE.match(value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. the output of `openssl rand -hex 32`)")
         return value
 
     @model_validator(mode="after")

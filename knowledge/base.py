@@ -7,6 +7,12 @@ characters, which Hong Kong readers read as easily, without s2twp's swap of main
 such as 电动自行车 that the regulations use). Workers' answers promoted from the question
 queue join the base at run time through `add_promoted`.
 
+A question is answered in the language it is written in when that is clearly one of ours
+(English; Traditional characters), else in the asker's (`KnowledgeBase.answer`). A question
+about the place rather than about safety (when the clinic opens, who maintains our hydrants:
+knowledge.intents) is never answered from a curated entry, which knows no local facts; only a
+worker's promoted answer, which is one, may answer it.
+
 A question gets an answer only when the calibrated score of the best entry clears the
 operating point; otherwise the asker is told "I don't know" and the question goes to a
 person. A wrong answer about safety costs more than a referral to a grid worker, so the
@@ -24,6 +30,7 @@ import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -40,8 +47,9 @@ from pydantic import (
 
 from hub import content
 from hub.errors import ContentError
+from knowledge.intents import Intents, Phase, Purpose
 from knowledge.search import Hit, SearchIndex
-from knowledge.textnorm import Normaliser, Tokeniser
+from knowledge.textnorm import Normaliser, Tokeniser, question_language
 
 __all__ = [
     "Answer",
@@ -60,9 +68,9 @@ SEARCHED_CHARS = 300  # a long question is searched on its first part only: boun
 # Platt scaling of a hit's relevance into the probability that it is the right entry,
 # fitted with `bench/qa_eval.py --fit` on the tune split of tests/data/qa_dev.yaml (the
 # held-out split is reported, never fitted on). Refit after large changes to the base.
-CALIBRATION_SLOPE = 22.52
-CALIBRATION_OFFSET = -5.99
-ANSWER_THRESHOLD = 0.55  # operating point fitted with the calibration (see above)
+CALIBRATION_SLOPE = 29.23
+CALIBRATION_OFFSET = -7.80
+ANSWER_THRESHOLD = 0.52  # operating point fitted with the calibration (see above)
 RELATED_THRESHOLD = 0.25  # offer other entries as "related" above this
 
 SourceLanguage = Literal["zh-Hans", "zh-Hant", "en"]
@@ -82,6 +90,15 @@ class Entry(BaseModel):
     answer: dict[SourceLanguage, Text]
     basis: Text | None = None  # the law, regulation or standard the answer rests on
     keywords: list[Text] = Field(default_factory=list)
+    phase: list[Phase] = Field(default_factory=list)  # before / during / after an event
+    purpose: list[Purpose] = Field(default_factory=list)  # use, kinds, signs, first-aid...
+    categories: list[Text] = Field(default_factory=list)  # hazard categories it speaks to
+    local: bool = False  # a fact of the place (a worker's answer): may answer such questions
+    calendar: list[Text] = Field(default_factory=list)  # safety-calendar days its answer names
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset([*(f"phase:{p}" for p in self.phase), *(f"purpose:{p}" for p in self.purpose)])
 
     @model_validator(mode="after")
     def _languages_agree(self) -> Entry:
@@ -105,6 +122,7 @@ class _SynonymFile(BaseModel):
 
     zh: dict[Text, list[Text]] = Field(default_factory=dict)
     en: dict[Text, list[Text]] = Field(default_factory=dict)
+    en_zh: dict[Text, list[Text]] = Field(default_factory=dict)  # Chinese term: English words
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,9 @@ class Answer:
     question: str  # the matched question variant, in the asker's language
     related: list[tuple[str, str]] = field(default_factory=list)  # (entry_id, question)
     basis: str | None = None
-    reason: str | None = None  # when not answered: "empty" | "too_long" | "no_text" | "unknown"
+    # when not answered: "empty" | "too_long" | "no_text" | "unknown" | "place" (a local fact)
+    reason: str | None = None
+    lang: str = DEFAULT_LANGUAGE  # the language of the answer (and of the related questions)
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,8 @@ class Probe:
     normalised: str
     words: list[str]
     hits: list[Hit]
+    tags: frozenset[str] = frozenset()
+    about_place: bool = False
 
 
 def calibrated(relevance: float) -> float:
@@ -165,12 +187,17 @@ class KnowledgeBase:
     second: the jieba dictionary) and share it; every method is safe from any thread."""
 
     def __init__(
-        self, normaliser: Normaliser, tokeniser: Tokeniser, entries: Iterable[Entry] = ()
+        self,
+        normaliser: Normaliser,
+        tokeniser: Tokeniser,
+        entries: Iterable[Entry] = (),
+        intents: Intents | None = None,
     ) -> None:
         self.entries: dict[str, Entry] = {}
         self.normaliser = normaliser
         self.tokeniser = tokeniser
-        self._index = SearchIndex(normaliser, tokeniser)
+        self.intents = intents or Intents()
+        self._index = SearchIndex(normaliser, tokeniser, self.intents)
         self._variants: dict[str, list[tuple[str, str]]] = {}  # id -> [(lang, text)]
         self._lock = threading.RLock()
         for entry in entries:
@@ -178,23 +205,28 @@ class KnowledgeBase:
         self._index.refresh()
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> KnowledgeBase:
+    def load(cls, directory: Path | None = None, today: date | None = None) -> KnowledgeBase:
         """Read and validate every topic file of content/knowledge and the county's (or of
-        `directory` alone); a broken one raises ContentError naming the file and the line."""
+        `directory` alone); a broken one raises ContentError naming the file and the line.
+
+        Answers naming safety-calendar days are rendered from the calendar for `today`'s
+        year (knowledge.safety_days)."""
         synonyms = _load_synonyms(content.file(f"knowledge/{SYNONYMS_FILE}", directory))
-        entries = content.by_id(
-            found
+        found = [
+            item
             for path in content.files("knowledge", directory)
             if not path.name.startswith("_")
-            for found in _load_topic_file(path)
-        )
+            for item in _load_topic_file(path, today or date.today())
+        ]
+        entries = content.by_id(found)
         if not entries:
             raise ContentError(f"{directory or 'content/knowledge'}: no knowledge entries")
-        normaliser = Normaliser(synonyms.zh, synonyms.en)
+        normaliser = Normaliser(synonyms.zh, synonyms.en, synonyms.en_zh)
         words = normaliser.canonical_words
         for entry in entries.values():
             words.update(normaliser(k) for k in entry.keywords)
-        return cls(normaliser, Tokeniser(words), entries.values())
+        tokeniser = Tokeniser(words, normaliser.en_concepts)
+        return cls(normaliser, tokeniser, entries.values(), Intents.load(directory))
 
     def add_entry(self, entry: Entry) -> None:
         """Add or replace an entry; it is searchable at once."""
@@ -213,16 +245,19 @@ class KnowledgeBase:
             entry.keywords,
             list(entry.answer.values()),
             simplified="zh-Hant" not in entry.questions and "zh-Hant" not in entry.answer,
+            tags=entry.tags,
         )
 
     def add_promoted(
         self, entry_id: str, topic: str, question: str, answer: str, lang: str
     ) -> Entry:
-        """A worker's answer to one resident's question, promoted into the base."""
+        """A worker's answer to one resident's question, promoted into the base: a fact of the
+        place, so it may answer questions about the place too."""
         source = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         try:
             entry = Entry(
-                id=entry_id, topic=topic, questions={source: [question]}, answer={source: answer}
+                id=entry_id, topic=topic, questions={source: [question]}, answer={source: answer},
+                local=True,
             )
         except ValidationError as error:
             raise ContentError(f"promoted: {entry_id}: {_first_problem(error)}") from None
@@ -247,7 +282,24 @@ class KnowledgeBase:
         with self._lock:
             query = self._index.analyse(question[:SEARCHED_CHARS])
             hits = self._index.search(query, limit) if query.words else []
-        return Probe(query.normalised, [w.text for w in query.words], hits)
+        return Probe(
+            query.normalised, [w.text for w in query.words], hits, query.tags, query.about_place
+        )
+
+    def reply_language(self, question: str, person_lang: str = DEFAULT_LANGUAGE) -> str:
+        """The language to answer `question` in: its own when clearly one of ours (English,
+        Traditional or Simplified characters), else the person's."""
+        fallback = person_lang if person_lang in LANGUAGES else DEFAULT_LANGUAGE
+        return question_language(question, fallback, self._knows_english)
+
+    def _knows_english(self, stem: str) -> bool:
+        with self._lock:
+            return self._index.knows(stem)
+
+    def answer(self, question: str, person_lang: str = DEFAULT_LANGUAGE) -> Answer:
+        """A person's question answered in its own language when that is clearly one of ours,
+        else in `person_lang` (see `search`)."""
+        return self.search(question, self.reply_language(question, person_lang))
 
     def search(self, question: str, lang: str = DEFAULT_LANGUAGE, limit_related: int = 3) -> Answer:
         """The answer to a resident's question in `lang`, or why there is none.
@@ -257,24 +309,27 @@ class KnowledgeBase:
         lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         text = question.strip()
         if not text:
-            return _declined("empty")
+            return _declined("empty", lang)
         if len(text) > MAX_QUESTION_CHARS:
-            return _declined("too_long")
+            return _declined("too_long", lang)
         probe = self.probe(text, limit=max(limit_related, 0) + 1)
         if not probe.words:
-            return _declined("no_text")
+            return _declined("no_text", lang)
         if not probe.hits:
-            return _declined("unknown")
+            return _declined("place" if probe.about_place else "unknown", lang)
         top, others = probe.hits[0], probe.hits[1:]
         score = calibrated(top.relevance)
+        entry = self.entries[top.key]
+        if probe.about_place and not entry.local:
+            # A curated entry would answer a different question: hand it to a person.
+            return Answer(False, "", None, score, "", [], None, "place", lang)
         related = [
             (hit.key, self.entry_text(hit.key, lang)[0])
             for hit in others
             if calibrated(hit.relevance) >= RELATED_THRESHOLD
         ][: max(limit_related, 0)]
         if score < ANSWER_THRESHOLD:
-            return Answer(False, "", None, score, "", related, None, "unknown")
-        entry = self.entries[top.key]
+            return Answer(False, "", None, score, "", related, None, "unknown", lang)
         return Answer(
             answered=True,
             answer=self.entry_text(top.key, lang)[1],
@@ -283,6 +338,7 @@ class KnowledgeBase:
             question=self._matched_question(top, lang),
             related=related,
             basis=entry.basis,
+            lang=lang,
         )
 
     def _matched_question(self, hit: Hit, lang: str) -> str:
@@ -298,8 +354,8 @@ class KnowledgeBase:
         return self.entry_text(hit.key, lang)[0]
 
 
-def _declined(reason: str) -> Answer:
-    return Answer(False, "", None, 0.0, "", [], None, reason)
+def _declined(reason: str, lang: str = DEFAULT_LANGUAGE) -> Answer:
+    return Answer(False, "", None, 0.0, "", [], None, reason, lang)
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -327,9 +383,14 @@ def _load_synonyms(path: Path) -> _SynonymFile:
     return synonyms
 
 
-def _load_topic_file(path: Path) -> list[tuple[str, Entry, content.Place]]:
-    """(id, entry, where) of one topic file; every curated entry is in both zh-Hans and en."""
+def _load_topic_file(path: Path, today: date) -> list[tuple[str, Entry, content.Place]]:
+    """(id, entry, where) of one topic file; every curated entry is in both zh-Hans and en.
+
+    A county's own entries (outside the bundled content) are local facts unless they say
+    `local: false`: they may answer questions about the place (when the village drill is).
+    """
     doc = content.read(path)
+    county = not path.resolve().is_relative_to(content.BUNDLED_DIR)
     data = doc.validate(_TopicFile, label="-")
     entries = []
     for position, raw in enumerate(data.entries):
@@ -337,9 +398,29 @@ def _load_topic_file(path: Path) -> list[tuple[str, Entry, content.Place]]:
         entry_id = str(raw.get("id", f"#{position + 1}"))
         if data.topic and "topic" not in raw:
             raw = {**raw, "topic": data.topic}
+        if county and "local" not in raw:
+            raw = {**raw, "local": True}
         entry = doc.validate(Entry, raw, at=at, label=entry_id)
         for lang in ("zh-Hans", "en"):
             if lang not in entry.answer:
                 raise doc.error(entry_id, f"no {lang} question and answer", *at)
+        if entry.calendar:
+            entry = _with_calendar_days(doc, entry, at, today)
         entries.append((entry.id, entry, doc.place(*at)))
     return entries
+
+
+def _with_calendar_days(
+    doc: content.Document, entry: Entry, at: tuple[str | int, ...], today: date
+) -> Entry:
+    """The entry with its answers rendered from the safety calendar (the campaigns' dates)."""
+    from hub.calendar import load_calendar  # the calendar is read only when an entry names it
+    from knowledge.safety_days import render
+
+    try:
+        answers = render(entry.answer, load_calendar(), entry.calendar, today)
+    except KeyError as error:
+        raise doc.error(entry.id, f"calendar: {error.args[0]}", *at, "calendar") from None
+    except ValueError as error:
+        raise doc.error(entry.id, str(error), *at, "answer") from None
+    return entry.model_copy(update={"answer": answers})

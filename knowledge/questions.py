@@ -3,25 +3,39 @@
 A resident's unanswered question waits here for a grid worker of the resident's grid. The
 worker's answer goes back to the asker, and staff may promote it into the knowledge base,
 where it is found like any curated entry from then on.
+
+An answer is one worker's word to one resident; a promoted answer is the bot's word to every
+grid, unreviewed. So promoting takes staff over the question's grid, whoever answered and
+whatever the transport: a staff member may promote their own answer at once, a worker's
+answer is offered to the staff above the grid (`Answered.reviewers`). A question with no
+grid was routed to staff (`workers_for`), and only staff answer it. Each person has a few
+unanswered questions at a time (`QuestionLimited`), since each one is put to every worker
+of their grid.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access, audit
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
 from hub.models import Grid, Person, Role
 from knowledge.base import KnowledgeBase
 from knowledge.models import PromotedEntry, Question, QuestionState
 
 MAX_ANSWER = 2000
+QUESTION_WINDOW = timedelta(days=1)  # open questions asked in this window count against the limit
+PROMOTE_REFUSALS = access.Refusals(role="ask.promote_staff_only")
+
+
+class QuestionLimited(HubError):
+    key = "ask.rate_limited"
 
 
 @dataclass(frozen=True)
@@ -41,9 +55,23 @@ async def file_question(
     chat_id: int | None,
     grid_id: int | None,
     now: datetime,
+    limit: int = 5,
 ) -> Routed:
-    """Queue a question for the grid's workers (the asker's grid when asked in private)."""
+    """Queue a question for the grid's workers (the asker's grid when asked in private).
+
+    A resident with `limit` questions still open from the last day is refused (QuestionLimited)
+    until one is answered or a day has passed; workers and staff are not limited.
+    """
     grid_id = grid_id or asker.grid_id
+    if not access.has_role(asker, Role.WORKER):
+        waiting = await session.scalar(
+            select(func.count()).select_from(Question).where(
+                Question.asker_id == asker.id, Question.state == QuestionState.OPEN,
+                Question.asked_at > now - QUESTION_WINDOW,
+            )
+        )
+        if (waiting or 0) >= limit:
+            raise QuestionLimited(limit=limit)
     question = Question(
         asker_id=asker.id, grid_id=grid_id, chat_id=chat_id, text=text.strip()[:MAX_ANSWER],
         lang=lang, state=QuestionState.OPEN, asked_at=now,
@@ -89,16 +117,59 @@ async def get(session: AsyncSession, question_id: int) -> Question:
     return question
 
 
-async def _require_scope(session: AsyncSession, actor: Person, question: Question) -> None:
-    await access.require_at(session, actor, Role.WORKER, question.grid_id)
+async def _require_answerer(session: AsyncSession, actor: Person, question: Question) -> None:
+    """A worker over the question's grid; staff for a question without one."""
+    minimum = Role.WORKER if question.grid_id is not None else Role.STAFF
+    await access.require_at(session, actor, minimum, question.grid_id)
+
+
+async def _require_promoter(session: AsyncSession, actor: Person, question: Question) -> None:
+    grid = await session.get(Grid, question.grid_id) if question.grid_id is not None else None
+    await access.require(session, actor, Role.STAFF, grid, refusals=PROMOTE_REFUSALS)
+
+
+async def may_promote(session: AsyncSession, actor: Person, question: Question) -> bool:
+    try:
+        await _require_promoter(session, actor, question)
+    except PermissionDenied:
+        return False
+    return True
+
+
+async def reviewers_for(session: AsyncSession, grid_id: int | None) -> list[Person]:
+    """Who may promote answers to this grid's questions: its staff nearest above it (any
+    staff for a question without a grid), else the admins."""
+    grid = await session.get(Grid, grid_id) if grid_id is not None else None
+    staff = select(Person).where(Person.role == Role.STAFF, Person.active.is_(True))
+    if grid is not None:
+        staff = staff.join(Grid, Person.grid_id == Grid.id).where(
+            Grid.code.in_(grid.path.strip("/").split("/"))
+        )
+    found = list(await session.scalars(staff))
+    if found:
+        return found
+    return list(await session.scalars(
+        select(Person).where(Person.role == Role.ADMIN, Person.active.is_(True))
+    ))
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An answered question and its asker; whether the answerer may promote it themselves,
+    and if not, the staff to offer it to for the knowledge base."""
+
+    question: Question
+    asker: Person
+    promotable: bool
+    reviewers: list[Person]
 
 
 async def answer(
     session: AsyncSession, *, actor: Person, question_id: int, text: str, now: datetime
-) -> tuple[Question, Person]:
-    """A worker of the question's grid answers it; returns the question and its asker."""
+) -> Answered:
+    """A worker of the question's grid answers it (staff, when it has no grid)."""
     question = await get(session, question_id)
-    await _require_scope(session, actor, question)
+    await _require_answerer(session, actor, question)
     text = text.strip()
     if not text:
         raise InvalidInput("ask.answer_empty")
@@ -116,15 +187,18 @@ async def answer(
     )
     asker = await session.get(Person, question.asker_id)
     assert asker is not None
-    return question, asker
+    if await may_promote(session, actor, question):
+        return Answered(question, asker, True, [])
+    reviewers = [p for p in await reviewers_for(session, question.grid_id) if p.id != actor.id]
+    return Answered(question, asker, False, reviewers)
 
 
 async def promote(
     session: AsyncSession, *, actor: Person, question_id: int, topic: str, now: datetime
 ) -> PromotedEntry:
-    """Turn an answered question into a knowledge entry (staff, or a worker of its grid)."""
+    """Turn an answered question into a knowledge entry: staff over the question's grid only."""
     question = await get(session, question_id)
-    await _require_scope(session, actor, question)
+    await _require_promoter(session, actor, question)
     if question.state is not QuestionState.ANSWERED or not question.answer:
         raise Conflict("ask.not_answered", id=question.id)
     if question.promoted_entry_id:

@@ -19,6 +19,12 @@ Only documents sharing a term with the question are touched, so a search costs t
 a few posting lists, not the size of the base. Words the index has never seen are resolved
 first: a Chinese word that no dictionary knows by its sound (a pinyin-input slip), an English
 stem by edit distance to the known stems (a typo).
+
+Words alone cannot tell "what to do during an earthquake" from "after" it, or "how to use an
+extinguisher" from "what kinds there are": the words that differ are filler to a search. So a
+question also carries the phases and purposes it names (knowledge.intents), a document those
+its author declared, and a document that agrees gains a share of its relevance while one
+that names only another phase or an excluded purpose loses a share.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from knowledge.intents import Intents, fit
 from knowledge.textnorm import (
+    CONCEPT_WEIGHT,
     DOCUMENT_CHARACTER_WEIGHT,
     Normaliser,
     Tokeniser,
@@ -40,7 +48,7 @@ from knowledge.textnorm import (
     sound_keys,
 )
 
-BODY_WEIGHT = 0.4  # a question word found only in the answer counts this much
+BODY_WEIGHT = 0.6  # a question word found only in the answer counts this much
 BODY_DF_SHARE = 0.5  # an answer containing a term makes it this much less rare
 SOUND_ALIKE_WEIGHT = 0.85  # a word matched through its sound instead of its spelling
 TYPO_WEIGHT = 0.8  # an English stem matched through a fuzzy look-up
@@ -52,6 +60,8 @@ SUPPORT_SHARE = 0.3  # how much coverage depends on the words recurring across v
 CLOSENESS_SHARE = 0.5  # relevance = (1 - share) * coverage + share * closeness
 CANDIDATES = 12  # documents returned by default
 POOL = 16  # documents scored exactly after gathering candidates
+FIT_BONUS = 0.15  # share of relevance gained per kind (phase, purpose) a document agrees on
+FIT_PENALTY = 0.2  # and lost per kind where it names only another value
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class QueryWord:
     weight: float
     parts: tuple[tuple[str, float], ...]  # (index term, share of the word it stands for)
     alike: tuple[str, ...] = ()  # index words it was taken for: a slip or a typo of them
+    meant: tuple[str, ...] = ()  # index terms an English word means (its Chinese terms)
 
     @property
     def known(self) -> bool:
@@ -74,6 +85,8 @@ class Query:
     words: tuple[QueryWord, ...]
     masses: tuple[float, ...]  # how much each word weighs
     total: float  # the masses and the prior weight nothing explains
+    tags: frozenset[str] = frozenset()  # phases and purposes the question names
+    about_place: bool = False  # the question asks a local fact (knowledge.intents)
 
 
 @dataclass(frozen=True)
@@ -82,10 +95,16 @@ class Hit:
     coverage: float
     closeness: float
     variant: int  # the closest variant of the document (one past them: its keywords)
+    fit: int = 0  # kinds the document agrees on with the question, less those it contradicts
 
     @property
     def relevance(self) -> float:
-        return (1 - CLOSENESS_SHARE) * self.coverage + CLOSENESS_SHARE * self.closeness
+        base = (1 - CLOSENESS_SHARE) * self.coverage + CLOSENESS_SHARE * self.closeness
+        if self.fit > 0:
+            return base * (1 + FIT_BONUS) ** self.fit
+        if self.fit < 0:
+            return base * (1 - FIT_PENALTY) ** -self.fit
+        return base
 
 
 @dataclass(frozen=True)
@@ -99,14 +118,18 @@ class _Document:
     head: dict[str, float]  # term -> strongest share in the variants and keywords
     body: dict[str, float]  # term -> strongest share in the body, for terms not in head
     variants: tuple[_Variant, ...]
+    tags: frozenset[str] = frozenset()  # phases and purposes the document declares
 
 
 class SearchIndex:
     """Documents by key; `add` replaces a document of the same key in place."""
 
-    def __init__(self, normaliser: Normaliser, tokeniser: Tokeniser) -> None:
+    def __init__(
+        self, normaliser: Normaliser, tokeniser: Tokeniser, intents: Intents | None = None
+    ) -> None:
         self.normalise = normaliser
         self.tokenise = tokeniser
+        self.intents = intents or Intents()
         self._docs: dict[str, _Document] = {}
         # term -> key -> share held in the head (> 0) or, negated, in the body only
         self._postings: dict[str, dict[str, float]] = defaultdict(dict)
@@ -116,7 +139,7 @@ class SearchIndex:
         self._variant_mass: dict[str, tuple[float, ...]] = {}
         self._sounds: dict[str, set[str]] = defaultdict(set)
         self._spellings: dict[str, set[str]] = defaultdict(set)
-        self._latin: list[str] = []
+        self._latin: dict[str, list[str]] = {}  # English stems of the index by first letter
         self._stale = False
 
     def __len__(self) -> int:
@@ -130,8 +153,10 @@ class SearchIndex:
         body: Sequence[str] = (),
         *,
         simplified: bool = False,
+        tags: frozenset[str] = frozenset(),
     ) -> None:
-        """Index a document; `simplified` says its Chinese is Simplified already."""
+        """Index a document; `simplified` says its Chinese is Simplified already, `tags` are
+        the phases and purposes it is about ("phase:after")."""
         self._forget(key)
         phrasings = [self._variant(v, simplified) for v in variants]
         if keywords:
@@ -147,7 +172,7 @@ class SearchIndex:
             for term, share in self.tokenise(normalised).roles().items():
                 if term not in head:
                     body_roles[term] = max(share, body_roles.get(term, 0.0))
-        self._docs[key] = _Document(head, body_roles, tuple(phrasings))
+        self._docs[key] = _Document(head, body_roles, tuple(phrasings), tags)
         for term, share in head.items():
             self._postings[term][key] = share
         for term, share in body_roles.items():
@@ -217,11 +242,19 @@ class SearchIndex:
                 self._spellings[canonical].add(variant)
                 for key in sound_keys(variant):
                     self._sounds[key].add(canonical)
-        self._latin = latin
+        self._latin = {}
+        for term in latin:
+            self._latin.setdefault(term[0], []).append(term)
+
+    def knows(self, term: str) -> bool:
+        """Whether any document has this term (an English stem, a Chinese word)."""
+        self.refresh()
+        return term in self._idf
 
     def analyse(self, text: str) -> Query:
         self.refresh()
-        normalised = self.normalise(text)
+        folded = self.normalise.folded(text)
+        normalised = self.normalise.canonical(folded)
         found = self.tokenise(normalised)
         words = {w.text: self._resolve(w) for w in found.words}
         for join in found.joins:
@@ -236,7 +269,10 @@ class SearchIndex:
                 )
         resolved = tuple(words.values())
         masses = tuple(self._mass(w) for w in resolved)
-        return Query(normalised, resolved, masses, sum(masses) + PRIOR_MASS)
+        return Query(
+            normalised, resolved, masses, sum(masses) + PRIOR_MASS,
+            self.intents.tags(folded), self.intents.about_place(folded),
+        )
 
     def _sound_alike(self, term: str) -> tuple[str, ...]:
         return tuple(sorted({m for key in sound_keys(term) for m in self._sounds.get(key, ())}))
@@ -247,19 +283,24 @@ class SearchIndex:
 
     def _resolve(self, word: Word) -> QueryWord:
         parts = tuple((t, share) for t, share in word.parts.items() if t in self._idf)
-        if word.text in self._idf:
-            return QueryWord(word.text, word.weight, parts)
+        meant = tuple(t for t in word.stands_for if t in self._idf)
+        if word.text in self._idf or meant:
+            return QueryWord(word.text, word.weight, parts, meant=meant)
         alike: tuple[str, ...] = ()
         share = SOUND_ALIKE_WEIGHT
         if is_chinese(word.text):
             if len(word.text) > 1 and not self.tokenise.is_word(word.text):
                 alike = self._sound_alike(word.text)
-        elif len(word.text) >= 4 and not word.text.isdigit() and self._latin:
+        elif len(word.text) >= 4 and not word.text.isdigit():
+            # A typo rarely changes the first letter (opperate is operate, not copper).
             found = process.extractOne(
-                word.text, self._latin, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
+                word.text, self._latin.get(word.text[0], ()), scorer=fuzz.ratio,
+                score_cutoff=TYPO_CUTOFF,
             )
             if found is not None:
                 alike, share = (found[0],), TYPO_WEIGHT
+                meant = tuple(t for t in self.tokenise.meanings(found[0]) if t in self._idf)
+                parts += tuple((t, TYPO_WEIGHT * CONCEPT_WEIGHT) for t in meant)
         return QueryWord(word.text, word.weight, parts + tuple((m, share) for m in alike), alike)
 
     def _mass(self, word: QueryWord) -> float:
@@ -268,6 +309,8 @@ class SearchIndex:
         that the question is about something else)."""
         if word.text in self._idf:
             return word.weight * self._idf[word.text]
+        if word.meant:  # an English word no English phrasing uses, but its Chinese term
+            return word.weight * max(self._idf[t] for t in word.meant)
         if word.alike:
             return word.weight * max(self._idf[m] for m in word.alike)
         unseen = word.weight * UNSEEN_WEIGHT * self._max_idf
@@ -337,7 +380,8 @@ class SearchIndex:
                     best, best_index = dice, index
         support = recurring / len(doc.variants) / most if most else 0.0
         coverage = covered / total * (1 - SUPPORT_SHARE + SUPPORT_SHARE * support)
-        return Hit(key, coverage, best, best_index)
+        agreement = fit(query.tags, doc.tags) if query.tags and doc.tags else 0
+        return Hit(key, coverage, best, best_index, agreement)
 
 
 class _PartMap:

@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,13 +32,18 @@ from pypinyin.pinyin_dict import pinyin_dict
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAS_CJK = re.compile(f"[{_CJK}]")
+_CJK_CHARS = re.compile(f"[{_CJK}]")
 _RUNS = re.compile(f"[{_CJK}]+|[a-z0-9]+")
+_LATIN_WORDS = re.compile(r"[a-z]+")
+# 著 is Traditional 着 (著火, 躺著) except in words both scripts share.
+_ZHE = re.compile(r"著(?![名作称述])")
 
 WORD_WEIGHT = 1.0
 SUBWORD_WEIGHT = 0.7  # a dictionary word inside a longer one stands for this share of it
 SINGLE_WEIGHT = 0.6  # a one-character word that is not filler weighs less: 烟, 跑, 躲
 CHARACTER_WEIGHT = 0.25  # a character of a question word stands for this share of it
 DOCUMENT_CHARACTER_WEIGHT = 0.6  # and a character of a document word for this share
+CONCEPT_WEIGHT = 0.9  # the Chinese term an English word means stands for this share of it
 
 # Words that say how a question is asked, not what it is about.
 _ZH_STOPWORDS = frozenset(
@@ -53,7 +58,10 @@ _ZH_STOPWORDS = frozenset(
     今天 平时 经常 老是 总是 然后 但是 因为 所以 只是 干嘛 干啥 先 一个 一下子 一点 一次
     有点 这种 那种 情况 问题 办法 方法 东西 事情 注意 注意什么 要注意 咋个 啷个 点样
     点解 乜嘢 咩 嘛个 啥子 么子 不要 不了 没事 想 打算 能否 可否 干什么 做什么 做些 要做
-    不能 能够 几个 里面 上面 下面 拿到 弄 搞""".split()
+    不能 能够 几个 里面 上面 下面 拿到 弄 搞 几号 哪天 哪一天 几月""".split()
+    # Words that only say when (之前, 过后): the phase is read from them (knowledge.intents),
+    # so they do not also count as rare words of what a question is about.
+    + """之前 以前 以后 之后 过后 事先 预先 事前 事后 期间 当中""".split()
 )
 _EN_STOPWORDS = frozenset(
     """a an the and or but if then so of to in on at by for with from into onto about as is
@@ -79,12 +87,17 @@ class Normaliser:
     `zh_synonyms` and `en_synonyms` map a canonical term to the words residents use for it.
     Replacement is a single pass, longest variant first, so a canonical term is never
     rewritten again by another group.
+
+    `en_zh` maps a Chinese term to English words and phrases that stand for it. A phrase
+    ("first aid") is glued into one English word here, after the synonyms; `en_concepts` then
+    gives, by stem, the Chinese terms an English word also stands for (see Tokeniser).
     """
 
     def __init__(
         self,
         zh_synonyms: Mapping[str, Iterable[str]] | None = None,
         en_synonyms: Mapping[str, Iterable[str]] | None = None,
+        en_zh: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._t2s = OpenCC("t2s")
         self.zh_variants = {
@@ -97,16 +110,33 @@ class Normaliser:
             {v.lower(): c.lower() for c, vs in (en_synonyms or {}).items() for v in vs},
             bounded=True,
         )
+        phrases: dict[str, str] = {}
+        concepts: dict[str, list[str]] = {}
+        for term, expressions in (en_zh or {}).items():
+            target = self._t2s.convert(term)
+            if self._zh is not None:  # the canonical spelling of the term (落水 -> 溺水)
+                target = self._zh[0].sub(lambda m: self._zh[1][m.group(0)], target)  # type: ignore[index]
+            for expression in expressions:
+                expression = expression.lower().strip()
+                glued = _glue(expression)
+                if glued != expression:
+                    phrases[expression] = glued
+                stem = _stem(glued)
+                if target not in concepts.setdefault(stem, []):
+                    concepts[stem].append(target)
+        self._phrases = self._compile(phrases, bounded=True, identity=False)
+        self.en_concepts = {stem: tuple(terms) for stem, terms in concepts.items()}
 
     @staticmethod
     def _compile(
-        mapping: dict[str, str], *, bounded: bool
+        mapping: dict[str, str], *, bounded: bool, identity: bool = True
     ) -> tuple[re.Pattern[str], dict[str, str]] | None:
         if not mapping:
             return None
         # A canonical term maps to itself, so a shorter variant inside it (九小 in 九小场所)
         # never rewrites it.
-        mapping = {**mapping, **{canon: canon for canon in mapping.values()}}
+        if identity:
+            mapping = {**mapping, **{canon: canon for canon in mapping.values()}}
         alternatives = "|".join(sorted(map(re.escape, mapping), key=len, reverse=True))
         pattern = f"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])" if bounded else alternatives
         return re.compile(pattern), mapping
@@ -116,15 +146,21 @@ class Normaliser:
         return set(self.zh_variants.values())
 
     def simplified(self, text: str) -> str:
-        return self._t2s.convert(text) if _HAS_CJK.search(text) else text
+        return _ZHE.sub("着", self._t2s.convert(text)) if _HAS_CJK.search(text) else text
+
+    def folded(self, text: str, *, simplified: bool = False) -> str:
+        """NFKC, lower case and Simplified characters: the question as written, one spelling."""
+        text = unicodedata.normalize("NFKC", text).lower()
+        return text if simplified else self.simplified(text)
 
     def __call__(self, text: str, *, simplified: bool = False) -> str:
         """Normalise `text`; `simplified` says it is known to be Simplified already (the
         curated entries), which skips the costliest step at start-up."""
-        text = unicodedata.normalize("NFKC", text).lower()
-        if not simplified:
-            text = self.simplified(text)
-        for compiled in (self._zh, self._en):
+        return self.canonical(self.folded(text, simplified=simplified))
+
+    def canonical(self, text: str) -> str:
+        """Folded text with every synonym replaced by its canonical term."""
+        for compiled in (self._zh, self._en, self._phrases):
             if compiled is not None:
                 pattern, mapping = compiled
                 text = pattern.sub(lambda m, mapping=mapping: mapping[m.group(0)], text)
@@ -137,13 +173,15 @@ class Word:
 
     `parts` maps a term to the share of the word it stands for: the word itself 1, a
     dictionary word inside it (电梯 in 坐电梯) SUBWORD_WEIGHT, one of its characters
-    CHARACTER_WEIGHT. A word is matched through its best part, so spelling a word out in
+    CHARACTER_WEIGHT, the Chinese term an English word means (extinguisher: 灭火器)
+    CONCEPT_WEIGHT. A word is matched through its best part, so spelling a word out in
     pieces never makes it weigh more than the word.
     """
 
     text: str
     weight: float
     parts: dict[str, float]
+    stands_for: tuple[str, ...] = ()  # the Chinese terms an English word means
 
 
 @dataclass(frozen=True)
@@ -167,6 +205,10 @@ class Words:
         roles: dict[str, float] = {}
         for word in self.words:
             for term, share in word.parts.items():
+                if term in word.stands_for:
+                    # What an English phrasing means in Chinese is for questions to reach the
+                    # Chinese phrasings; a document is indexed on its own words only.
+                    continue
                 if share == CHARACTER_WEIGHT:
                     share = DOCUMENT_CHARACTER_WEIGHT
                 if share > roles.get(term, 0.0):
@@ -182,13 +224,20 @@ class Tokeniser:
     液化气瓶 or 九小场所 stay whole.
     """
 
-    def __init__(self, domain_words: Iterable[str] = ()) -> None:
+    def __init__(
+        self, domain_words: Iterable[str] = (), en_concepts: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
+        self._concepts = dict(en_concepts or {})
         for word in domain_words:
             if len(word) > 1 and _HAS_CJK.search(word) and not self._jieba.FREQ.get(word):
                 self._jieba.add_word(word)
+
+    def meanings(self, stem: str) -> tuple[str, ...]:
+        """The Chinese terms an English stem stands for (none for a Chinese word)."""
+        return self._concepts.get(stem, ())
 
     def is_word(self, text: str) -> bool:
         """Whether the dictionary knows `text`: a known word is not a typo of another."""
@@ -205,7 +254,9 @@ class Tokeniser:
                 words.setdefault(run, Word(run, WORD_WEIGHT, {run: 1.0}))
             elif len(run) > 1 and run not in _EN_STOPWORDS:
                 stem = _stem(run)
-                words.setdefault(stem, Word(stem, WORD_WEIGHT, {stem: 1.0}))
+                terms = self._concepts.get(stem, ())
+                parts = {stem: 1.0, **{t: CONCEPT_WEIGHT for t in terms}}
+                words.setdefault(stem, Word(stem, WORD_WEIGHT, parts, terms))
         return Words(tuple(words.values()), tuple(joins))
 
     def _chinese(self, run: str, joins: list[str]) -> list[Word]:
@@ -272,3 +323,45 @@ def sound_keys(term: str) -> list[str]:
     for char in term:
         keys = [f"{k} {r}" if k else r for k in keys for r in _readings(char)][:16]
     return keys
+
+
+@lru_cache(maxsize=2)
+def _script_converter(config: str) -> OpenCC:
+    return OpenCC(config)
+
+
+def question_language(
+    text: str, fallback: str, english_words: Callable[[str], bool] | None = None
+) -> str:
+    """The language a question is written in, when it is clearly one of ours, else `fallback`.
+
+    Chinese wins when its characters outweigh the Latin words (电动车 charge 在楼道 OK吗 is a
+    Chinese question); its script is Traditional when more characters are Traditional-only
+    than Simplified-only, Simplified in the opposite case, and otherwise (中暑, 地震: both
+    scripts) the fallback's script, Simplified for a reader of English. English needs a word
+    English is made of: a function word, or one `english_words` knows (the index's stems), so
+    "Comment utiliser un extincteur" stays with the fallback.
+    """
+    folded = unicodedata.normalize("NFKC", text).lower()
+    chinese = "".join(_CJK_CHARS.findall(folded))
+    latin = _LATIN_WORDS.findall(folded)
+    if chinese and len(chinese) >= 2 * len(latin):
+        traditional = sum(
+            a != b for a, b in zip(chinese, _script_converter("t2s").convert(chinese), strict=False)
+        )
+        simplified = sum(
+            a != b for a, b in zip(chinese, _script_converter("s2t").convert(chinese), strict=False)
+        )
+        if traditional != simplified:
+            return "zh-Hant" if traditional > simplified else "zh-Hans"
+        return fallback if fallback in ("zh-Hans", "zh-Hant") else "zh-Hans"
+    known = english_words or (lambda stem: False)
+    if any(w in _EN_STOPWORDS or (len(w) > 2 and known(_stem(w))) for w in latin):
+        return "en"
+    return fallback
+
+
+def _glue(expression: str) -> str:
+    """An English phrase as one word ("first aid" -> "firstaid"), so it is stemmed and looked
+    up whole."""
+    return re.sub(r"[^a-z0-9]+", "", expression)

@@ -53,7 +53,8 @@ def test_export_csv_to_stdout_in_chinese(cli, capsysbinary):
     data = capsysbinary.readouterr().out
     assert data.startswith(b"\xef\xbb\xbf")  # Excel needs the BOM to read UTF-8
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["编号", "网格", "隐患类别"] and len(rows[0]) == 10
+    assert rows[0][:3] == ["编号", "网格", "隐患类别"] and len(rows[0]) == 12
+    assert rows[0][10:] == ["隐患描述", "位置"]
     assert [r[0] for r in rows[1:]] == ["1", "2"]
     assert rows[2][5] == "整改中" and rows[2][6] == "王芳"
 

@@ -19,7 +19,7 @@ from hazards import intake
 from hazards.models import Hazard
 from hub import grids, people
 from hub.models import Grid, Person
-from tests.test_report_bot import buttons, count, load, seed
+from tests.test_report_bot import buttons, count, load, press, seed
 
 TICKET = re.compile(r"编号 #(\d+)")
 
@@ -184,3 +184,55 @@ async def test_the_hourly_limit_counts_reports_sent_in_a_row(bot, bot_hub, teleg
         (1, "3号楼楼道堆满纸箱"), (2, "5号楼消防通道被电动车堵住"),
     ]
     assert await count(bot_hub) == 2
+
+
+async def test_same_as_questions_count_against_the_hourly_limit(bot, bot_hub, telegram, monkeypatch):
+    """A question "is this the same as #N?" is a report attempt: a flood of look-alikes is
+    refused like a flood of reports, whether the questions are answered or not."""
+    await seed(bot_hub)
+    monkeypatch.setattr(bot_hub.settings, "report_limit_per_hour", 3)
+    group = telegram.group(-1001)
+    first, second = telegram.user(6001, "张阿姨"), telegram.user(6002, "刘叔")
+    await answer_to(telegram, telegram.send_message(group, first, "/report 3号楼楼道堆满纸箱"))
+    asked = []
+    for _ in range(3):  # one at a time, as a person would
+        asked.append(await answer_to(telegram, telegram.send_message(group, second, "/report 3号楼的楼道里堆了好多纸箱")))
+    assert [buttons(q)[0] for q in asked] == ["rs:6002:1:1", "rs:6002:2:1", "rs:6002:3:1"]
+    refused = await answer_to(telegram, telegram.send_message(group, second, "/report 3号楼的楼道里堆了好多纸箱"))
+    assert refused.params["text"] == bot_hub.t("zh-Hans", "hazard.rate_limited", limit=3, minutes=60)
+    unlike = await answer_to(telegram, telegram.send_message(group, second, "/report 9号楼配电间私拉电线"))
+    assert unlike.params["text"] == refused.params["text"]  # nor anything else while they are open
+    # Answered, a question becomes the report that counts: still three, still refused.
+    await press(telegram, group, second, asked[0].result["message_id"], "rs:6002:1:1")
+    assert await count(bot_hub) == 2
+    again = await answer_to(telegram, telegram.send_message(group, second, "/report 9号楼配电间私拉电线"))
+    assert again.params["text"] == refused.params["text"] and await count(bot_hub) == 2
+
+
+async def test_a_same_as_button_files_only_what_it_offered_to_whom(bot, bot_hub, telegram):
+    """rs:<owner>:<question>:<ticket>: a ticket the question did not offer, a question never
+    asked or asked of someone else, each get a short alert and change nothing."""
+    await seed(bot_hub)
+    group = telegram.group(-1001)
+    first, second = telegram.user(6001, "张阿姨"), telegram.user(6002, "刘叔")
+    await answer_to(telegram, telegram.send_message(group, first, "/report 3号楼楼道堆满纸箱"))
+    await answer_to(telegram, telegram.send_message(group, first, "/report 9号楼电梯困人"))
+    question = await answer_to(telegram, telegram.send_message(group, second, "/report 3号楼的楼道里堆了好多纸箱"))
+    assert buttons(question) == ["rs:6002:1:1", "rs:6002:1:new"]
+    message_id = question.result["message_id"]
+    expired = bot_hub.t("zh-Hans", "hazard.flow_expired")
+
+    for data in ("rs:6002:1:2", "rs:6002:1:77", "rs:6002:2:1", "rs:6002:2:new"):
+        answer = await press(telegram, group, second, message_id, data)
+        assert answer["show_alert"] and answer["text"] == expired, data
+    answer = await press(telegram, group, first, message_id, "rs:6002:1:2")  # not their question
+    assert answer["show_alert"] and answer["text"] == bot_hub.t("zh-Hans", "hazard.not_yours")
+    answer = await press(telegram, group, first, message_id, "rs:6001:1:2")  # nor one asked of them
+    assert answer["show_alert"] and answer["text"] == expired
+    assert await count(bot_hub) == 2 and (await load(bot_hub, 2)).duplicate_of_id is None
+
+    # The question is still open, and its own answer still files what it offered.
+    mark = len(telegram.calls)
+    await press(telegram, group, second, message_id, "rs:6002:1:1")
+    await telegram.wait_for("editMessageText", lambda c: c.chat_id == -1001, since=mark)
+    assert (await load(bot_hub, 3)).duplicate_of_id == 1

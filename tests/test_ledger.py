@@ -26,6 +26,8 @@ ZH = [
     "整改时间",
     "销号时间",
     "超期天数",
+    "隐患描述",
+    "位置",
 ]
 EN = [
     "Ticket",
@@ -38,6 +40,8 @@ EN = [
     "Rectified at",
     "Closed at",
     "Days overdue",
+    "Description",
+    "Place",
 ]
 
 
@@ -114,6 +118,8 @@ async def test_export_csv_and_xlsx_in_chinese_and_english(hub):
     assert closed[3] == "2026-11-09 16:00"  # 08:00 UTC is 16:00 in Shanghai
     assert closed[5] == "已销号" and closed[6] == "p1"
     assert closed[7] == closed[8] == "2026-11-10 22:00" and closed[9] == "1"
+    assert closed[10] == "安全出口被锁"  # the description and the place travel with the row
+    assert next(r for r in table if r[0] == str(ids["gas"]))[10] == "闻到煤气味"
     en = list(csv.reader(io.StringIO(ledger.export_csv(rows, "en", SHANGHAI).decode("utf-8-sig"))))
     assert en[0] == EN
     assert next(r for r in en if r[0] == str(ids["gas"]))[5] == "awaiting acceptance"
@@ -130,6 +136,8 @@ async def test_export_csv_and_xlsx_in_chinese_and_english(hub):
         assert values[ids["closed"]][3] == datetime(2026, 11, 9, 16, 0)
         assert values[ids["closed"]][9] == 1
         assert values[ids["gas"]][7] is None
+        assert values[ids["clutter"]][10] == "3号楼楼道堆满纸箱"
+        assert sheet.auto_filter.ref == f"A1:L{len(values) + 1}"
 
 
 def test_cells_that_look_like_formulas_stay_text():
@@ -154,3 +162,7 @@ def test_cells_that_look_like_formulas_stay_text():
     assert table[1][6].startswith("'=") and table[1][2] == "其他安全隐患"
     sheet = load_workbook(io.BytesIO(ledger.export_xlsx([row]))).active
     assert sheet["G2"].data_type == "s" and sheet["G2"].value.startswith("'=")
+    placed = ledger.LedgerRow(**{**row.__dict__, "text": "=1+1", "address": "@SUM(A1)"})
+    table = list(csv.reader(io.StringIO(ledger.export_csv([placed]).decode("utf-8-sig"))))
+    assert table[1][10] == "'=1+1" and table[1][11] == "'@SUM(A1)"
+    assert ledger.LedgerRow(**{**row.__dict__, "lat": 25.43, "lon": 119.01}).place == "25.43000, 119.01000"

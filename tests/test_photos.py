@@ -27,10 +27,10 @@ def jpeg_with_gps(size=(64, 32), orientation=None) -> bytes:
     return buffer.getvalue()
 
 
-def png_claiming(width: int, height: int) -> bytes:
+def png_claiming(width: int, height: int, mode: str = "L") -> bytes:
     """A tiny PNG whose header claims a huge canvas: a decompression bomb in 60 bytes."""
     buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    Image.new(mode, (1, 1)).save(buffer, format="PNG")
     data = bytearray(buffer.getvalue())
     ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
     data[16:29] = ihdr

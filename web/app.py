@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from hub.core import Hub
-from web import health, telegram, warnings_feed
+from web import dashboard, health, speakers, telegram, warnings_feed
 from web.keys import HUB, WEBHOOK, UpdateFeed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +37,8 @@ def build_web_app(hub: Hub, webhook: UpdateFeed | None = None) -> web.Applicatio
     app[HUB] = hub
     health.setup(app)
     warnings_feed.setup(app)
+    speakers.setup(app)
+    dashboard.setup(app)
     if webhook is not None:
         app[WEBHOOK] = webhook
         telegram.setup(app)

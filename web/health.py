@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 
+from hub import heartbeats
 from hub.models import Heartbeat
 from web.keys import HUB
 
@@ -19,6 +20,7 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         async with hub.db.session() as session:
             beats = list(await session.scalars(select(Heartbeat)))
+            runs = await heartbeats.job_runs(session)
     except Exception as error:  # any failure to reach the database means "not healthy"
         return web.json_response(
             {"status": "error", "database": type(error).__name__}, status=503
@@ -27,7 +29,11 @@ async def healthz(request: web.Request) -> web.Response:
     roles: dict[str, bool] = {}
     for beat in beats:
         roles[beat.role] = roles.get(beat.role, False) or now - beat.at < STALE_AFTER
-    return web.json_response({"status": "ok", "database": "ok", "roles": roles})
+    # Each scheduled job's last successful run (and last failure, if any), whichever process ran it.
+    jobs = {run.job: {"last_success": run.last_success_at.isoformat() if run.last_success_at else None,
+                      "last_failure": run.last_failure_at.isoformat() if run.last_failure_at else None}
+            for run in runs}
+    return web.json_response({"status": "ok", "database": "ok", "roles": roles, "jobs": jobs})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -14,7 +14,8 @@ from hub.core import Hub
 
 
 class UpdateFeed(Protocol):
-    """Takes one posted Telegram update; False when it was a replay and was dropped."""
+    """Takes one posted Telegram update; False when it was a replay and was dropped;
+    ValueError when the payload is not an update it can read."""
 
     async def feed(self, payload: dict[str, Any]) -> bool: ...
 

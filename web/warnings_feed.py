@@ -1,4 +1,8 @@
-"""CAP out: the ATOM feed of published warnings and each warning as a CAP 1.2 document."""
+"""CAP out: the ATOM feed of published warnings and each warning as a CAP 1.2 document.
+
+Links and ids are built on GRIDCAST_PUBLIC_URL: a request's Host header is the requester's to
+choose, and a feed readers cache must not carry whatever a stranger put there.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ async def atom(request: web.Request) -> web.Response:
     async with hub.db.session() as session:
         published = await warnings.list_warnings(session, limit=FEED_SIZE, published_only=True)
     updated = max((w.updated_at for w in published), default=hub.now())
-    body = cap_publish.atom_feed(published, base_url=str(request.url.origin()), updated=updated)
+    body = cap_publish.atom_feed(published, base_url=hub.settings.public_url, updated=updated)
     return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
 
 
@@ -34,8 +38,7 @@ async def alert(request: web.Request) -> web.Response:
             raise web.HTTPNotFound() from None
         if warning.status not in warnings.PUBLISHED:
             raise web.HTTPNotFound()
-        original = await session.get(type(warning), warning.references_id) if warning.references_id else None
-        body = cap_publish.alert_xml(warning, original)
+        body = await cap_publish.document(session, warning)
     return web.Response(body=body, content_type=cap_publish.CAP_MIME, charset="utf-8")
 
 

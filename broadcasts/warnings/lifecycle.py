@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.warnings import targeting
+from broadcasts.speakers import urgent as speaker_urgent
+from broadcasts.warnings import references, targeting
 from broadcasts.warnings.models import (
     AUDIT_ENTITY,
     Level,
@@ -150,9 +151,22 @@ async def draft(
     return warning
 
 
+# An author who no longer holds what it takes is told so, not that the warning is not theirs.
+_AUTHOR_NOW = access.Refusals(role="warn.no_longer_worker", scope="warn.no_longer_in_area")
+
+
 async def _require_author(session: AsyncSession, actor: Person, warning: Warning) -> None:
-    """The author of a chat warning, or staff over its area, may change it."""
-    if warning.author_id == actor.id:
+    """Its author, or staff over its area, may change a warning — judged at this moment.
+
+    Having written it is not enough: the author must still be an active worker (or more)
+    whose scope covers every grid of the warning, so someone made a resident, deactivated or
+    moved to another grid keeps no power over what they wrote before. A feed alert (staff's
+    edit of one included) is staff's alone.
+    """
+    if warning.author_id == actor.id and warning.source is not Source.CAP:
+        await access.require(session, actor, Role.WORKER, refusals=_AUTHOR_NOW, id=warning.id)
+        for grid in await access.grids_named(session, list(warning.grid_codes)):
+            await access.require(session, actor, Role.WORKER, grid, refusals=_AUTHOR_NOW, id=warning.id)
         return
     try:
         await access.require_over(session, actor, Role.STAFF, list(warning.grid_codes))
@@ -166,18 +180,51 @@ async def require_editable(session: AsyncSession, actor: Person, warning: Warnin
         raise Conflict("warn.not_draft", id=warning.id)
 
 
+async def editable(session: AsyncSession, actor: Person, warning_id: int) -> Warning:
+    """The warning, if `actor` may edit it now (the preview's "edit" button asks this first)."""
+    warning = await get(session, warning_id)
+    await require_editable(session, actor, warning)
+    return warning
+
+
 async def edit(session: AsyncSession, hub: Hub, actor: Person, warning_id: int, text: str) -> Warning:
+    """New text (and level) for an unsent warning. A feed alert's edit is restated as ours:
+    the returned warning is then a new one, referencing the feed alert it replaces."""
     warning = await get(session, warning_id, lock=True)
     await require_editable(session, actor, warning)
     command = parse_command(text)
-    before = _state(warning)
     body = _clean(command.text)
+    if warning.source is Source.CAP and warning.sender != hub.settings.cap_sender:
+        warning = await _restate(session, hub, actor, warning)
+    before = _state(warning)
     if command.level is not None and warning.msg_type is not MsgType.CANCEL:
         warning.level = command.level
     warning.headline, warning.description = shorten(body), body
     warning.updated_at = hub.now()
     audit.record(session, at=hub.now(), actor=actor, entity=AUDIT_ENTITY, entity_id=warning.id,
                  action="edit", before=before, after=_state(warning))
+    return warning
+
+
+async def _restate(session: AsyncSession, hub: Hub, actor: Person, upstream: Warning) -> Warning:
+    """Staff's edit of a feed alert: the same alert under our sender, waiting to be sent."""
+    now = hub.now()
+    copied = {name: getattr(upstream, name) for name in (
+        "msg_type", "level", "event", "category", "urgency", "certainty", "headline", "description",
+        "instruction", "language", "area_desc", "geometry", "effective", "expires", "decided_by")}
+    warning = Warning(
+        **copied, source=Source.CAP, sender=hub.settings.cap_sender, identifier=new_identifier(),
+        status=WarningStatus.PENDING, grid_codes=list(upstream.grid_codes), references_id=upstream.id,
+        author_id=actor.id, created_at=now, updated_at=now,
+    )
+    session.add(warning)
+    before = _state(upstream)
+    upstream.status, upstream.updated_at = WarningStatus.DISCARDED, now
+    await session.flush()
+    audit.record(session, at=now, actor=actor, entity=AUDIT_ENTITY, entity_id=upstream.id,
+                 action="restate", before=before, after={**_state(upstream), "restated_as": warning.id})
+    audit.record(session, at=now, actor=actor, entity=AUDIT_ENTITY, entity_id=warning.id,
+                 action="draft_restatement", after=_state(warning))
     return warning
 
 
@@ -200,15 +247,15 @@ async def follow_up(
     """A draft Update or Cancel of a sent warning: same area, referencing the original."""
     original = await get(session, original_id)
     await _require_author(session, actor, original)
-    if original.status is not WarningStatus.SENT:
-        raise Conflict("warn.not_active", id=original.id)
+    _require_in_force(original, hub.now())
     command = parse_command(text)
     if msg_type is MsgType.CANCEL and not command.text:
         command = Command(None, (), hub.t(hub.settings.default_language, "warn.cancelled_default"))
     body = _clean(command.text)
     now = hub.now()
-    warning = Warning(
-        source=original.source, sender=original.sender, identifier=new_identifier(),
+    warning = Warning(  # ours, whoever sent the original: never under a feed's identity
+        source=Source.CHAT if original.source is Source.CAP else original.source,
+        sender=hub.settings.cap_sender, identifier=new_identifier(),
         msg_type=msg_type, status=WarningStatus.DRAFT,
         level=command.level if command.level and msg_type is MsgType.UPDATE else original.level,
         event=original.event, headline=shorten(body), description=body, instruction=None,
@@ -223,6 +270,14 @@ async def follow_up(
     audit.record(session, at=now, actor=actor, entity=AUDIT_ENTITY, entity_id=warning.id,
                  action=f"draft_{msg_type.value.lower()}", after=_state(warning))
     return warning
+
+
+def _require_in_force(original: Warning, now: datetime) -> None:
+    """An Update or Cancel changes a warning that is sent and has not yet expired."""
+    if original.status is not WarningStatus.SENT:
+        raise Conflict("warn.not_active", id=original.id)
+    if original.expires <= now:
+        raise Conflict("warn.follow_up_expired", id=original.id)
 
 
 def _level_name(hub: Hub, lang: str, level: Level) -> str:
@@ -279,9 +334,9 @@ async def send(session: AsyncSession, hub: Hub, actor: Person | str, warning_id:
     now = hub.now()
     if warning.expires <= now:
         raise Conflict("warn.expired", id=warning.id)
-    original = await get(session, warning.references_id) if warning.references_id else None
-    if original is not None and original.status is not WarningStatus.SENT:
-        raise Conflict("warn.not_active", id=original.id)
+    original = await references.target_of(session, warning)
+    if original is not None:
+        _require_in_force(original, now)
 
     chat_ids = {c.telegram_chat_id for c in await targeting.chats_in_area(session, warning.grid_codes)}
     if original is not None:
@@ -303,6 +358,7 @@ async def send(session: AsyncSession, hub: Hub, actor: Person | str, warning_id:
         await _withdraw_urgent(session, original.id, now)
     if urgent:
         speakers = await _hand_to_speakers(session, warning, text, now)
+        await speaker_urgent.render_after_commit(session, hub, warning)
     before = _state(warning)
     warning.status, warning.updated_at = WarningStatus.SENT, now
     warning.sent_at = warning.sent_at or now  # a CAP alert keeps the time its sender gave it
@@ -334,6 +390,7 @@ async def _withdraw_urgent(session: AsyncSession, warning_id: int, now: datetime
     )
     for item in items:
         item.withdrawn_at = now
+    await speaker_urgent.withdrawn(session, warning_id)
 
 
 async def urgent_items(session: AsyncSession, grid: Grid, now: datetime) -> list[UrgentItem]:
