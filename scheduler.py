@@ -25,6 +25,8 @@ from hub.leader import Leadership
 log = logging.getLogger("gridcast.scheduler")
 
 LEADERSHIP_RETRY_SECONDS = 5.0
+FINISH_SECONDS = 10.0  # how long a stopping scheduler lets the jobs that run finish
+RUNNING = "scheduler.running"  # key in hub.services: the job runs in flight
 
 
 async def heartbeat(hub: Hub) -> None:
@@ -84,17 +86,38 @@ async def campaign_release(hub: Hub) -> None:
 
 
 async def recorded(func: Callable[[Hub], Any], hub: Hub) -> None:
-    """Run a job and record the run, so /healthz shows each job's last success."""
+    """Run a job and record the run, so /healthz shows each job's last success.
+
+    A job still running when the scheduler shuts down (it lost leadership, or the process is
+    stopping) is cancelled: that is no failure, and is neither recorded nor logged as one."""
+    running: set[asyncio.Task[Any]] = hub.services.setdefault(RUNNING, set())
+    task = asyncio.current_task()
+    if task is not None:
+        running.add(task)
     try:
-        await func(hub)
-    except Exception as error:
-        log.exception("job %s failed", func.__name__)
-        with contextlib.suppress(Exception):  # a database that is down must not hide the error
-            async with hub.db.session() as session:
-                await heartbeats.job_ran(session, func.__name__, hub.now(), error=error)
-        return
-    async with hub.db.session() as session:
-        await heartbeats.job_ran(session, func.__name__, hub.now())
+        try:
+            await func(hub)
+        except Exception as error:
+            log.exception("job %s failed", func.__name__)
+            with contextlib.suppress(Exception):  # a database that is down must not hide the error
+                async with hub.db.session() as session:
+                    await heartbeats.job_ran(session, func.__name__, hub.now(), error=error)
+            return
+        async with hub.db.session() as session:
+            await heartbeats.job_ran(session, func.__name__, hub.now())
+    except asyncio.CancelledError:
+        log.debug("job %s stopped with the scheduler", func.__name__)
+    finally:
+        if task is not None:
+            running.discard(task)
+
+
+async def _finish(hub: Hub) -> None:
+    """Let the job runs in flight finish their unit of work before the scheduler stops (its
+    shutdown cancels them, which would cut a transaction and its connection short)."""
+    running = set(hub.services.get(RUNNING, ()))
+    if running:
+        await asyncio.wait(running, timeout=FINISH_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -151,6 +174,8 @@ async def run(hub: Hub, stop: asyncio.Event) -> None:
                 while not stop.is_set() and await leadership.still_held():
                     await _wait(stop, LEADERSHIP_RETRY_SECONDS)
             finally:
+                scheduler.pause()  # nothing new starts; what runs finishes
+                await _finish(hub)
                 scheduler.shutdown(wait=False)
                 hub.metrics.up.labels(role="scheduler").set(0)
             if not stop.is_set():
