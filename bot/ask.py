@@ -113,8 +113,6 @@ async def related_pressed(update: Update, context: Context) -> None:
         )
 
 
-def _promote_buttons(hub: Hub, lang: str, question_id: int) -> notify.Buttons:
-    return [[(hub.t(lang, "ask.promote_button"), f"qp:{question_id}")]]
 
 
 async def answer_command(update: Update, context: Context) -> None:
@@ -135,30 +133,15 @@ async def answer_command(update: Update, context: Context) -> None:
             return
         text = message.text.split(None, 2)[2] if message.text else " ".join(args[1:])
         answered = await questions.answer(
-            act.session, actor=act.person, question_id=question_id, text=text, now=act.hub.now(),
+            act.session, act.hub, actor=act.person, question_id=question_id, text=text, now=act.hub.now(),
         )
-        question, hub = answered.question, act.hub
-        await notify.tell(
-            act.session, hub, answered.asker, "ask.answered", question=question.text,
-            answer=question.answer, ref=("question", question.id),
-            dedupe_key=f"question:{question.id}:answer",
-        )
-        for reviewer in answered.reviewers:
-            await notify.to_person(
-                act.session, hub, reviewer,
-                lambda lang: notify.Message(
-                    hub.t(lang, "ask.for_review", id=question.id, question=question.text,
-                          answer=question.answer, answerer=act.person.name),
-                    _promote_buttons(hub, lang, question.id),
-                ),
-                ref=("question", question.id), dedupe_key=f"question:{question.id}:review:{reviewer.id}",
-            )
+        question = answered.question
     if not answered.promotable:
         await message.reply_text(act.t("ask.answer_sent_to_asker", id=question.id))
         return
     await message.reply_text(
         act.t("ask.answer_sent", id=question.id),
-        reply_markup=keyboards.inline(_promote_buttons(act.hub, act.lang, question.id)),
+        reply_markup=keyboards.inline(questions.promote_buttons(act.hub, act.lang, question.id)),
     )
 
 
@@ -166,7 +149,7 @@ async def promote_pressed(update: Update, context: Context) -> None:
     """qp:<id> — staff add an answer to the knowledge base (questions.promote decides who may)."""
     query = update.callback_query
     assert query and query.data
-    question_id = callback_id(query.data.removeprefix("qp:"), not_found="ask.question_unknown")
+    question_id = callback_id(query.data.removeprefix(f"{questions.PROMOTE_PREFIX}:"), not_found="ask.question_unknown")
     async with acting(update, context) as act:
         entry = await questions.promote(
             act.session, actor=act.person, question_id=question_id, topic="community", now=act.hub.now()

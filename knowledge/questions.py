@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import access, audit
+from hub import access, audit, notify
+from hub.core import Hub
 from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
 from hub.models import Grid, Person, Role
 from knowledge.base import KnowledgeBase
@@ -164,10 +165,21 @@ class Answered:
     reviewers: list[Person]
 
 
+PROMOTE_PREFIX = "qp"  # the promote button's callback data, `qp:<question id>`: never renamed
+
+
+def promote_buttons(hub: Hub, lang: str, question_id: int) -> notify.Buttons:
+    return [[(hub.t(lang, "ask.promote_button"), f"{PROMOTE_PREFIX}:{question_id}")]]
+
+
 async def answer(
-    session: AsyncSession, *, actor: Person, question_id: int, text: str, now: datetime
+    session: AsyncSession, hub: Hub, *, actor: Person, question_id: int, text: str, now: datetime
 ) -> Answered:
-    """A worker of the question's grid answers it (staff, when it has no grid)."""
+    """A worker of the question's grid answers it (staff, when it has no grid).
+
+    In the same unit of work the asker is told the answer in private, and the staff who may
+    promote a worker's answer are offered it with the promote button, whatever the transport.
+    """
     question = await get(session, question_id)
     await _require_answerer(session, actor, question)
     text = text.strip()
@@ -188,9 +200,30 @@ async def answer(
     asker = await session.get(Person, question.asker_id)
     assert asker is not None
     if await may_promote(session, actor, question):
-        return Answered(question, asker, True, [])
-    reviewers = [p for p in await reviewers_for(session, question.grid_id) if p.id != actor.id]
-    return Answered(question, asker, False, reviewers)
+        answered = Answered(question, asker, True, [])
+    else:
+        reviewers = [p for p in await reviewers_for(session, question.grid_id) if p.id != actor.id]
+        answered = Answered(question, asker, False, reviewers)
+    await _tell_answered(session, hub, answered, actor)
+    return answered
+
+
+async def _tell_answered(session: AsyncSession, hub: Hub, answered: Answered, answerer: Person) -> None:
+    question = answered.question
+    await notify.tell(
+        session, hub, answered.asker, "ask.answered", question=question.text, answer=question.answer,
+        ref=("question", question.id), dedupe_key=f"question:{question.id}:answer",
+    )
+    for reviewer in answered.reviewers:
+        await notify.to_person(
+            session, hub, reviewer,
+            lambda lang: notify.Message(
+                hub.t(lang, "ask.for_review", id=question.id, question=question.text,
+                      answer=question.answer, answerer=answerer.name),
+                promote_buttons(hub, lang, question.id),
+            ),
+            ref=("question", question.id), dedupe_key=f"question:{question.id}:review:{reviewer.id}",
+        )
 
 
 async def promote(

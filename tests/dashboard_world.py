@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from audio import library
@@ -267,3 +268,16 @@ async def site(world: Built, folder: Path) -> AsyncIterator[Site]:
     finally:
         await client.close()
         await hub.close()
+
+
+# The fixtures every dashboard test module uses (imported there by name): one world built per
+# module, a fresh copy of it served for each test.
+@pytest.fixture(scope="module", name="built")
+def built_fixture(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return built(tmp_path_factory.mktemp("dashboard-world"))
+
+
+@pytest.fixture(name="site")
+async def site_fixture(built: Built, tmp_path: Path) -> AsyncIterator[Site]:
+    async with site(built, tmp_path / "hub") as opened:
+        yield opened

@@ -4,9 +4,7 @@ shown, never run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,18 +13,8 @@ from hazards.models import HazardState
 from hub import people
 from hub.models import AuditEntry
 from tests import dashboard_world as w
+from tests.dashboard_world import built_fixture, site_fixture  # noqa: F401 (the fixtures)
 from web.dashboard.session import IDLE
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> w.Built:
-    return w.built(tmp_path_factory.mktemp("dashboard-world"))
-
-
-@pytest.fixture
-async def site(built: w.Built, tmp_path: Path) -> AsyncIterator[w.Site]:
-    async with w.site(built, tmp_path / "hub") as opened:
-        yield opened
 
 
 async def test_every_page_needs_sign_in_and_comes_back_after(site: w.Site):

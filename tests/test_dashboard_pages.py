@@ -7,10 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -22,17 +19,7 @@ from hub.models import AuditEntry, OutboxMessage
 from knowledge.models import PromotedEntry, Question, QuestionState
 from tests import dashboard_world as w
 from tests.audio_measure import VOICE_LIKE, make_audio
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> w.Built:
-    return w.built(tmp_path_factory.mktemp("dashboard-world"))
-
-
-@pytest.fixture
-async def site(built: w.Built, tmp_path: Path) -> AsyncIterator[w.Site]:
-    async with w.site(built, tmp_path / "hub") as opened:
-        yield opened
+from tests.dashboard_world import built_fixture, site_fixture  # noqa: F401 (the fixtures)
 
 
 async def test_overview_counts_what_the_person_may_see(site: w.Site):

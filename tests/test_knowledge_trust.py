@@ -136,7 +136,7 @@ async def test_promoting_takes_staff_over_the_grid_whatever_the_transport(hub):
             s, asker=resident, text=UNKNOWN[0], lang="zh-Hans", chat_id=None, grid_id=None, now=hub.now()
         )
         question_id = routed.question.id
-        answered = await questions.answer(s, actor=worker, question_id=question_id, text="在物业。", now=hub.now())
+        answered = await questions.answer(s, hub, actor=worker, question_id=question_id, text="在物业。", now=hub.now())
         assert not answered.promotable and [p.telegram_id for p in answered.reviewers] == [5900]
         with pytest.raises(PermissionDenied) as refused:
             await questions.promote(s, actor=worker, question_id=question_id, topic="community", now=hub.now())

@@ -1,20 +1,17 @@
 """Questions the knowledge base could not answer: answer them, and (staff) promote an answer
 into the knowledge base.
 
-knowledge.questions decides who may answer and who may promote; the asker hears the answer in
-a private chat and the staff who may promote a worker's answer are offered it, through
-hub.notify in the same unit of work, as when the answer is given with the bot's /answer.
+knowledge.questions decides who may answer and who may promote, and tells the asker and the
+staff who may promote a worker's answer, as it does for the bot's /answer.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from hub import notify
 from knowledge import questions
-from web.dashboard.pages import Act, acting, render
+from web.dashboard.pages import acting, render
 
-PROMOTE_PREFIX = "qp"  # the promote button's callback data, `qp:<question id>` (bot/ask.py)
 TOPIC = "community"
 
 
@@ -31,31 +28,12 @@ async def knowledge_page(request: web.Request) -> web.StreamResponse:
     return await render(request, "knowledge.html", {"active": "knowledge", "questions": waiting})
 
 
-async def _tell(act: Act, answered: questions.Answered) -> None:
-    question, hub = answered.question, act.hub
-    await notify.tell(
-        act.db, hub, answered.asker, "ask.answered", question=question.text, answer=question.answer,
-        ref=("question", question.id), dedupe_key=f"question:{question.id}:answer",
-    )
-    for reviewer in answered.reviewers:
-        await notify.to_person(
-            act.db, hub, reviewer,
-            lambda lang: notify.Message(
-                hub.t(lang, "ask.for_review", id=question.id, question=question.text,
-                      answer=question.answer, answerer=act.person.name),
-                [[(hub.t(lang, "ask.promote_button"), f"{PROMOTE_PREFIX}:{question.id}")]],
-            ),
-            ref=("question", question.id), dedupe_key=f"question:{question.id}:review:{reviewer.id}",
-        )
-
-
 async def answer(request: web.Request) -> web.StreamResponse:
     question_id = _id(request)
     form = await request.post()
     async with acting(request) as act:
-        answered = await questions.answer(act.db, actor=act.person, question_id=question_id,
+        answered = await questions.answer(act.db, act.hub, actor=act.person, question_id=question_id,
                                           text=str(form.get("answer", "")), now=act.now())
-        await _tell(act, answered)
         if answered.promotable:
             await act.flash(act.t("ask.answer_sent", id=question_id))
             raise web.HTTPSeeOther(f"/knowledge/{question_id}")
