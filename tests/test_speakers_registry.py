@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from broadcasts.speakers import clips, registry, timing, tokens
+from broadcasts.speakers import directory as directory_module
 from broadcasts.speakers.directory import SERVICE, Directory, Unauthorized, directory_of
 from broadcasts.speakers.models import Clip, ScriptClip, Speaker
 from cli.demo import load_demo
@@ -159,14 +160,17 @@ async def test_another_speakers_token_finds_nothing(hub):
         await directory.speaker(hub, "SPK1", tokens.new_token())
 
 
-async def test_the_directory_asks_only_for_what_changed(hub, clock):
-    """A poll costs no query until the directory is a second old, then one for newer rows."""
+async def test_the_directory_asks_only_for_what_changed(hub, clock, monkeypatch):
+    """A poll costs no query until the directory is a second old, then one for newer rows —
+    for a change another process committed (one this process commits it sees at once)."""
     await area(hub)
     token = await add_speaker(hub)
     directory = Directory(max_age=1.0)
     await directory.speaker(hub, "SPK1", token)
-    async with hub.db.session() as s:
-        _, new = await registry.rotate_token(s, "test", "SPK1", now=hub.now())
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setattr(directory_module, "note_change", lambda _session: None)
+        async with hub.db.session() as s:
+            _, new = await registry.rotate_token(s, "test", "SPK1", now=hub.now())
     assert (await directory.speaker(hub, "SPK1", token)).code == "SPK1"  # not a second old yet
     clock.advance(timedelta(seconds=1))
     with pytest.raises(Unauthorized):
@@ -225,3 +229,22 @@ async def test_a_clip_is_stored_once(hub):
         again = await clips.store(s, published, "b", now=hub.now())
         rows = list(await s.scalars(select(Clip)))
     assert first is again and len(rows) == 1 and rows[0].source == "a"
+
+
+async def test_a_change_committed_in_this_process_is_seen_at_the_next_poll(hub):
+    """The hub renders an urgent clip in the process that serves the polls: the directory must
+    not wait out its second (here an hour) before it sees the new schedule version."""
+    await area(hub)
+    old = await add_speaker(hub)
+    directory = hub.services[SERVICE] = Directory(max_age=3600)
+    before = await directory.speaker(hub, "SPK1", old)
+    with pytest.raises(RuntimeError):
+        async with hub.db.session() as s:  # a unit of work that fails changes nothing
+            await registry.rotate_token(s, "test", "SPK1", now=hub.now())
+            raise RuntimeError("rolled back")
+    assert (await directory.speaker(hub, "SPK1", old)).version == before.version
+    async with hub.db.session() as s:
+        _, new = await registry.rotate_token(s, "test", "SPK1", now=hub.now())
+    with pytest.raises(Unauthorized):
+        await directory.speaker(hub, "SPK1", old)
+    assert (await directory.speaker(hub, "SPK1", new)).version > before.version

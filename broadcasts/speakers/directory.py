@@ -11,7 +11,10 @@ Why this is safe: every change of a speaker or of anything it plays takes a new 
 change sequence (`registry.next_version`) in its own unit of work, and those values become
 visible in order, so "newer than what I have seen" misses nothing. A change reaches every
 process within `max_age` seconds — well inside one poll interval — and a token rotated or a
-speaker deactivated is refused within the same second. A 200 answer reads the speaker's row
+speaker deactivated is refused within the same second. A change committed by this very process
+(the hub renders an urgent warning's clip in the process that serves the speakers) is seen at
+the next poll, not up to a second later: `note_change` marks every directory of the process
+stale when that unit of work commits. A 200 answer reads the speaker's row
 again in the unit of work that builds the schedule, so its ETag never claims more than its body.
 """
 
@@ -22,7 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.speakers import tokens
 from broadcasts.speakers.models import Speaker
@@ -31,6 +35,25 @@ from hub.errors import HubError, NotFound
 
 SERVICE = "speakers.directory"
 MAX_AGE_SECONDS = 1.0
+_NOTED = "speakers.directory.noted"
+_generation = 0  # commits in this process that changed what speakers play
+
+
+def note_change(session: AsyncSession) -> None:
+    """Once `session`'s unit of work commits, every directory of this process looks again at
+    its next use. A rolled-back unit of work changes nothing; its listener stays until the
+    session's next commit, which costs at most one needless refresh."""
+    sync = session.sync_session
+    if sync.info.get(_NOTED):
+        return
+    sync.info[_NOTED] = True
+    event.listen(sync, "after_commit", _committed, once=True)
+
+
+def _committed(session: object) -> None:
+    global _generation
+    _generation += 1
+    session.info.pop(_NOTED, None)  # type: ignore[attr-defined]
 
 
 class Unauthorized(HubError):
@@ -55,6 +78,7 @@ class Directory:
         self._by_code: dict[str, Entry] = {}
         self._by_token: dict[str, str] = {}
         self._seen = -1
+        self._generation = -1
         self._checked = self._checked_hub = -float("inf")
         self._lock = asyncio.Lock()
 
@@ -65,7 +89,7 @@ class Directory:
         """Checked within `max_age` seconds, by the process's clock — and, when the hub runs on
         a clock of its own (tests move one), by that clock too: a hub clock that jumped ahead
         means time has passed for the speakers."""
-        if time.monotonic() - self._checked >= self.max_age:
+        if self._generation != _generation or time.monotonic() - self._checked >= self.max_age:
             return False
         return isinstance(hub.clock, SystemClock) or hub.now().timestamp() - self._checked_hub < self.max_age
 
@@ -76,6 +100,7 @@ class Directory:
             if self._fresh(hub):
                 return  # another request refreshed while this one waited
             started, started_hub = time.monotonic(), hub.now().timestamp()
+            generation = _generation
             query = (
                 select(Speaker.id, Speaker.code, Speaker.grid_id, Speaker.token_hash,
                        Speaker.active, Speaker.schedule_version)
@@ -87,7 +112,7 @@ class Directory:
             for row in rows:
                 self._put(Entry(row.id, row.code, row.grid_id, row.token_hash, row.active,
                                 row.schedule_version))
-            self._checked, self._checked_hub = started, started_hub
+            self._checked, self._checked_hub, self._generation = started, started_hub, generation
 
     def _put(self, entry: Entry) -> None:
         old = self._by_code.get(entry.code)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.speakers import timing, tokens
+from broadcasts.speakers import directory, timing, tokens
 from broadcasts.speakers.models import AUDIT_ENTITY, ChangeCounter, GridSettings, Speaker
 from hub import access, audit, grids
 from hub.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +64,7 @@ async def next_version(session: AsyncSession) -> int:
         session.add(ChangeCounter(id=1, value=1))
         await session.flush()
         value = 1
+    directory.note_change(session)
     return int(value)
 
 
