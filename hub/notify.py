@@ -93,6 +93,27 @@ async def to_chat(
     return queued is not None
 
 
+async def to_chats(
+    session: AsyncSession,
+    messages: Sequence[tuple[int, Message]],
+    *,
+    now: datetime,
+    ref: Ref | None = None,
+    priority: int = 5,
+    expires_at: datetime | None = None,
+) -> int:
+    """Queue many (chat id, message) pairs of one kind at once — a release to every bound chat
+    of an area — in one statement; returns how many. No dedupe key: the caller keys the
+    release (see `broadcasts.campaigns.release`)."""
+    kinds = {message.kind for _, message in messages}
+    if len(kinds) > 1:
+        raise ValueError(f"one batch holds one kind of message, not {sorted(kinds)}")
+    return await outbox.enqueue_many(
+        session, [(chat_id, message.payload()) for chat_id, message in messages], now=now,
+        kind=kinds.pop() if kinds else "text", priority=priority, ref=ref, expires_at=expires_at,
+    )
+
+
 async def to_person(
     session: AsyncSession,
     hub: Hub,

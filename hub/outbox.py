@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     bindparam,
     func,
+    insert,
     or_,
     select,
     update,
@@ -77,6 +78,35 @@ async def enqueue(
     except IntegrityError:
         return None
     return message
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    rows: Sequence[tuple[int, dict[str, Any]]],
+    *,
+    now: datetime,
+    kind: str = "text",
+    priority: int = 5,
+    ref: tuple[str, object] | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """Add many (chat id, payload) messages to the caller's unit of work in one INSERT.
+
+    For releases that owe thousands of chats at once (a campaign's post): one statement with
+    no RETURNING, where `enqueue` adds an object per row and SQLite then inserts them one by
+    one. No dedupe key: a batch is made exactly once by a caller that keys the release itself.
+    """
+    if not rows:
+        return 0
+    common = {
+        "kind": kind, "status": Status.PENDING, "priority": priority, "attempts": 0,
+        "next_attempt_at": now, "created_at": now, "expires_at": expires_at, "dedupe_key": None,
+        "ref_type": ref[0] if ref else None, "ref_id": str(ref[1]) if ref else None,
+    }
+    await session.execute(
+        insert(OutboxMessage), [{"chat_id": chat_id, "payload": payload, **common} for chat_id, payload in rows]
+    )
+    return len(rows)
 
 
 async def claim(

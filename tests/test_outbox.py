@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -155,3 +156,33 @@ async def test_buttons_reach_telegram_from_new_rows_and_from_rows_written_before
     [new] = telegram.sent(chat_id=-2, method="sendMessage")
     assert old.params["reply_markup"] == new.params["reply_markup"] == old_markup
     assert "buttons" not in new.params and old.params["text"] == new.params["text"] == "隐患 #7"
+
+
+async def test_a_batch_is_queued_in_one_statement_and_delivered_like_single_messages(sender, telegram, clock):
+    hub = sender.hub
+    batch = [(-3000 - i, notify.Message(f"防火宣传 {i}", [[("了解", f"cp:{i}")]])) for i in range(40)]
+    async with hub.db.session() as s:
+        with pytest.raises(ValueError, match="one kind"):
+            await notify.to_chats(s, [batch[0], (-1, notify.Message("图", kind="photo", path="/x.jpg"))],
+                                  now=clock.now())
+        assert await notify.to_chats(s, [], now=clock.now()) == 0
+    statements = []
+    engine = hub.db.engine.sync_engine
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            statements.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with hub.db.session() as s:
+            queued = await notify.to_chats(s, batch, now=clock.now(), ref=("warning", 1),
+                                           expires_at=clock.now() + timedelta(hours=1))
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert queued == 40 and len(statements) == 1
+    counts = await drain_all(sender, clock)
+    assert counts == {"pending": 0, "sending": 0, "sent": 40, "failed": 0}
+    sent = {c.chat_id: c.params for c in telegram.sent(method="sendMessage")}
+    assert sent[-3007]["text"] == "防火宣传 7"
+    assert sent[-3007]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "cp:7"

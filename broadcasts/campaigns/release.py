@@ -225,15 +225,13 @@ async def _posts(session: AsyncSession, hub: Any, regions: dict[str, Region], po
         loaded = due.occasion.campaign
         day = due.at.astimezone(hub.tz).date()
         text_for = loaded.renderer(due.index, lang, **post_values(loaded, due, day, lang))
-        sent = 0
+        messages = []
         for grid_id in reached:
-            if grid_id not in claimed:
-                continue
-            message = notify.Message(text_for(bound[grid_id][1]))
-            for chat_id in chats[grid_id]:
-                await notify.to_chat(session, hub, chat_id, message, ref=("campaign", loaded.id),
-                                     priority=OUTBOX_PRIORITY, expires_at=due.until, now=now)
-                sent += 1
+            if grid_id in claimed:
+                message = notify.Message(text_for(bound[grid_id][1]))
+                messages.extend((chat_id, message) for chat_id in chats[grid_id])
+        sent = await notify.to_chats(session, messages, now=now, ref=("campaign", loaded.id),
+                                     priority=OUTBOX_PRIORITY, expires_at=due.until)
         report.posts += len(claimed)
         report.messages += sent
         audit.record(session, at=now, actor=ACTOR, entity=AUDIT_ENTITY, entity_id=loaded.id, action="release",
