@@ -5,12 +5,14 @@ what national publishers send (fixtures in tests/data/cap/), and polled the way 
 scheduler and `gridcast warnings poll` poll it.
 """
 
-import threading
+import asyncio
+import os
+import signal
 
 import pytest
 from sqlalchemy import select
 
-from broadcasts.warnings import cap, cap_areas, feeds, fetch, targeting
+from broadcasts.warnings import cap, cap_areas, feeds, fetch, worker
 from broadcasts.warnings.models import Warning
 from hub.clock import SystemClock
 from tests.fakes.cap_publisher import (
@@ -208,23 +210,32 @@ async def test_limits_and_non_finite_numbers_are_refused_and_the_feed_goes_on(hu
     assert [w.identifier for w in await stored(hub)] == ["GOOD"]
 
 
-async def test_parsing_and_geometry_run_off_the_event_loop(hub, publisher, monkeypatch):
+async def test_parsing_and_geometry_run_in_another_process(hub, publisher, monkeypatch):
+    """Not only off the loop but off its process: no GIL shared with the bot and web server."""
     await district(hub)
-    threads = []
+    sent = []
+    real = worker.run
 
-    def spy(module, name):
-        real = getattr(module, name)
+    async def recording(fn, *args, **kwargs):
+        sent.append(fn.__name__)
+        return await real(fn, *args, **kwargs)
 
-        def wrapped(*args, **kwargs):
-            threads.append((name, threading.current_thread() is threading.main_thread()))
-            return real(*args, **kwargs)
-        monkeypatch.setattr(module, name, wrapped)
-
-    spy(cap, "parse")
-    spy(targeting, "_area_shapes")
+    monkeypatch.setattr(worker, "run", recording)
     result = await poll(hub, publisher.put("p.xml", polygon_alert("P2000", 2_000)))
     assert outcomes(result) == [("P2000", "published")]
-    assert sorted(threads) == [("_area_shapes", False), ("parse", False)]
+    assert {"read", "_covered_by_shapes", "stored"} <= set(sent)
+    assert await real(os.getpid) != os.getpid()
+
+
+async def test_a_polygon_comes_back_from_the_cap_process_as_one_array_and_a_dead_worker_is_replaced(publisher):
+    document = publisher.fill(polygon_alert("P20000", 20_000))
+    alert = await worker.run(cap.read, document)
+    [ring] = alert.infos[0].areas[0].polygons
+    assert ring.shape[1] == 2 and ring.shape[0] >= 20_000
+    assert ring.tolist() == [list(p) for p in cap.parse(document).infos[0].areas[0].polygons[0]]
+    os.kill(await worker.run(os.getpid), signal.SIGKILL)
+    await asyncio.sleep(0.2)
+    assert (await worker.run(cap.read, document)).identifier == "P20000"
 
 
 async def test_a_document_that_breaks_storing_does_not_stop_the_feed(hub, publisher, monkeypatch):

@@ -5,8 +5,7 @@ with a note), an empty or flat one (skipped, with a note, so the rest of the are
 circle of radius 0 (a point). Refused with a reason: what is not a number or not a finite one,
 what lies outside WGS 84, a polygon of more points than MAX_POLYGON_POINTS.
 
-These loops run in the CAP thread (worker.py) and pause now and then, so that a polygon of
-20,000 points never holds the GIL for long while the event loop waits for it.
+This runs in the CAP process (worker.py), never on the event loop's.
 """
 
 from __future__ import annotations
@@ -14,14 +13,10 @@ from __future__ import annotations
 import math
 import re
 
-from broadcasts.warnings import worker
-
 MAX_POLYGON_POINTS = 50_000  # far above real publishers' few thousand
 MAX_RADIUS_KM = 20_038.0  # half the Earth's circumference
 _COMMA = re.compile(r"\s*,\s*")  # "25.4, 119.0" is read as "25.4,119.0"
 _SPACED = (", ", " ,", ",\n", "\n,", ",\t", "\t,", ",\r", "\r,")
-_SLICE = 1 << 15  # characters of polygon text split at once
-_POINTS = 500  # points read between pauses
 
 
 class ShapeError(ValueError):
@@ -74,19 +69,10 @@ def _flat(points: list[tuple[float, float]]) -> bool:
 
 def pairs(text: str) -> list[str]:
     """The "lat,lon" items of a shape's text. The regular expression that mends spaces around
-    commas runs only on text that has them: it holds the GIL for all of a 400 KB polygon at
-    once (13 ms, and the event loop waits that long)."""
+    commas runs only on text that has them (13 ms for a 400 KB polygon)."""
     if any(s in text for s in _SPACED):
         text = _COMMA.sub(",", text)
-    items: list[str] = []
-    start = 0
-    while start < len(text):  # split a slice at a time: one split of 400 KB holds the GIL 2.5 ms
-        end = text.find(" ", start + _SLICE)
-        end = len(text) if end < 0 else end
-        worker.pause()
-        items.extend(text[start:end].split())
-        start = end
-    return items
+    return text.split()
 
 
 def polygon(text: str, desc: str, notes: list[str]) -> list[tuple[float, float]] | None:
@@ -98,10 +84,7 @@ def polygon(text: str, desc: str, notes: list[str]) -> list[tuple[float, float]]
     if len(items) > MAX_POLYGON_POINTS:
         raise ShapeError(f"a <polygon> of area {show(desc)} has {len(items)} points, "
                          f"more than the {MAX_POLYGON_POINTS} read")
-    points = []
-    for start in range(0, len(items), _POINTS):
-        worker.pause()
-        points.extend(point(p, "polygon") for p in items[start:start + _POINTS])
+    points = [point(p, "polygon") for p in items]
     distinct = _distinct(points)
     if points[0] != points[-1] and distinct >= 3:
         points.append(points[0])

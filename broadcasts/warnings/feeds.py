@@ -6,7 +6,7 @@ entry links is fetched and looked at whatever the link's type says (publishers l
 text/xml, application/xml, or nothing, and add query strings): it is CAP if its root is an
 alert in a CAP namespace. Every document ends in one outcome with its reason — what it
 became, or why it was refused — and one bad document, whatever is wrong with it, never stops
-the rest of the feed. Parsing runs in a thread, so a large alert does not stall the event
+the rest of the feed. Parsing runs in the CAP process (worker.py), so a large alert does not stall the event
 loop. Feed XML is checked by defusedxml before feedparser reads it, so a hostile feed cannot
 expand entities. Where a feed may send the hub is fetch.py's business.
 """
@@ -118,9 +118,10 @@ class _Look:
 
 
 def _read_alert(body: bytes, charset: str | None, claimed: bool) -> cap.Alert:
-    """Parse (in a thread). What cannot be read is a refused alert only if it claims to be one."""
+    """Read (in the CAP process). What cannot be read is a refused alert only if it claims to
+    be one."""
     try:
-        return cap.parse(body, charset=charset)
+        return cap.read(body, charset=charset)
     except cap.NotCap:
         raise
     except cap.CapError as error:
@@ -254,7 +255,7 @@ async def _read(hub: Hub, client: aiohttp.ClientSession, policy: fetch.LinkPolic
     claimed = fetched.content_type in CAP_TYPES or cap.looks_like_alert(body)
     if claimed or len(body) <= cap.MAX_DOCUMENT_BYTES:
         try:
-            alert = await worker.run(cap.parse, body, charset=fetched.charset)
+            alert = await worker.run(cap.read, body, charset=fetched.charset)
         except cap.NotCap as error:  # readable XML, so defusedxml has checked it
             not_alert = error.reason
         except cap.CapError as error:

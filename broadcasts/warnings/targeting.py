@@ -3,7 +3,7 @@
 A warning's area is stored as grid codes, each standing for its whole subtree. CAP areas come
 as shapes (polygons and circles, lat/lon in WGS 84) or as GB/T 2260 geocodes; they are turned
 into grid codes once, when the alert is read, so delivery and reports never redo geometry.
-The geometry runs in a thread: a polygon of 20,000 points must not stall the event loop.
+The geometry runs in the CAP process (worker.py): a polygon of 20,000 points must not stall the event loop.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -34,21 +33,13 @@ KM_PER_DEGREE = 111.32
 MIN_OVERLAP_SHARE = 0.001
 MIN_SHAPE_SHARE = 0.05
 MAX_STORED_POINTS = 1_000  # of a warning's polygons together (see stored())
-CHUNK = 1_000  # points converted in one call that holds the GIL
 
 
 def _polygon(ring: Sequence[Sequence[float]]) -> Polygon | None:
-    """A (lat, lon) ring as a shapely polygon in (lon, lat), built in C from an array (20,000
-    Python tuples made on the way would be 20,000 more objects for the collector). The array
-    is filled a slice at a time: each slice is one call that holds the GIL, and the event
-    loop waits for the GIL between its steps."""
+    """A (lat, lon) ring (an array as `cap.packed` gives it, or stored lists) as a shapely
+    polygon in (lon, lat), built in C from the array."""
     try:
-        chunks = []
-        for i in range(0, len(ring), CHUNK):
-            worker.pause()
-            part = ring[i:i + CHUNK]
-            chunks.append(np.fromiter(chain.from_iterable(part), dtype=float, count=2 * len(part)))
-        coords = np.concatenate(chunks or [np.empty(0)]).reshape(-1, 2)
+        coords = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
         return shapely.polygons(coords[:, ::-1])
     except (ValueError, TypeError, shapely.errors.ShapelyError):
         log.warning("a polygon of %d points is not a ring; left out", len(ring))
@@ -82,8 +73,7 @@ def _area_shapes(geometry: dict[str, Any]) -> list[BaseGeometry]:
 def _simplified(rings: list[Sequence[Sequence[float]]]) -> list[list[list[float]]]:
     """Rings simplified until all of them together have at most MAX_STORED_POINTS points:
     a ring of more than four times that many keeps every n-th point first, then
-    Douglas-Peucker with a tolerance growing from 0.1 m does the rest (one ring at a time,
-    as GEOS holds the GIL while it simplifies)."""
+    Douglas-Peucker with a tolerance growing from 0.1 m does the rest."""
     shapes = []
     for ring in rings:
         polygon = _polygon(ring[::max(1, len(ring) // (4 * MAX_STORED_POINTS))])
@@ -91,10 +81,7 @@ def _simplified(rings: list[Sequence[Sequence[float]]]) -> list[list[list[float]
             shapes.append(polygon)
     tolerance = 1e-6  # degrees: about 0.1 m
     while sum(int(n) for n in shapely.get_num_coordinates(shapes)) > MAX_STORED_POINTS and tolerance < 1:
-        simplified = []
-        for polygon in shapes:
-            worker.pause()
-            simplified.append(polygon.simplify(tolerance, preserve_topology=True))
+        simplified = [polygon.simplify(tolerance, preserve_topology=True) for polygon in shapes]
         shapes = [s for s in simplified if isinstance(s, Polygon) and not s.is_empty]
         tolerance *= 2
     log.info("an area of %d points is stored as %d (tolerance up to %.1e degrees)",
@@ -103,7 +90,7 @@ def _simplified(rings: list[Sequence[Sequence[float]]]) -> list[list[list[float]
 
 
 def stored(geometry: dict[str, Any]) -> dict[str, Any]:
-    """The area as a warning keeps it, in plain lists; run in a thread. Polygons of more than
+    """The area as a warning keeps it, in plain lists; run in the CAP process. Polygons of more than
     MAX_STORED_POINTS points in all are simplified to that many.
 
     The grids are found with the full shapes first. What is stored is what the warning shows
@@ -114,7 +101,7 @@ def stored(geometry: dict[str, Any]) -> dict[str, Any]:
     rings = geometry.get("polygons", [])
     if sum(len(ring) for ring in rings) > MAX_STORED_POINTS:
         return {**geometry, "polygons": _simplified(rings)}
-    return {**geometry, "polygons": [[list(point) for point in ring] for ring in rings]}
+    return {**geometry, "polygons": [np.asarray(ring, dtype=np.float64).tolist() for ring in rings]}
 
 
 async def area_of(session: AsyncSession, info: cap.Info) -> tuple[list[str], dict[str, Any]]:
@@ -151,7 +138,7 @@ def _covers(area: BaseGeometry, boundary: BaseGeometry) -> bool:
 
 
 def _covered_by_shapes(geometry: dict[str, Any], leaves: list[tuple[int, Any]]) -> set[int]:
-    """The grids (id, GeoJSON boundary) the area's shapes cover; run in a thread."""
+    """The grids (id, GeoJSON boundary) the area's shapes cover; run in the CAP process."""
     shapes = _area_shapes(geometry)
     if not shapes:
         return set()
@@ -159,7 +146,6 @@ def _covered_by_shapes(geometry: dict[str, Any], leaves: list[tuple[int, Any]]) 
     tree = STRtree(shapes)
     covered = set()
     for grid_id, boundary_json in leaves:
-        worker.pause()
         try:
             boundary = shape(boundary_json)
         except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError):
