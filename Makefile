@@ -24,7 +24,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist worksteal  # 3 workers: many tests wait on subprocesses
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -51,10 +51,10 @@ class AudioSettings:
 
     @classmethod
     def for_data_dir(
-        cls, data_dir: Path, tts_engine: str = "espeak", **overrides: Any
+        cls, data_dir: Path, tts_engine: str = "espeak", cache_dir: Path | None = None, **overrides: Any
     ) -> AudioSettings:
-        """The settings the hub uses: clips cached under `<data dir>/audio`."""
-        return cls(cache_dir=Path(data_dir) / "audio", tts_engine=tts_engine, **overrides)
+        """The settings the hub uses: clips cached in `cache_dir`, by default `<data dir>/audio`."""
+        return cls(cache_dir=Path(cache_dir or Path(data_dir) / "audio"), tts_engine=tts_engine, **overrides)
 
     @property
     def segments_dir(self) -> Path:

@@ -1,20 +1,23 @@
 """`gridcast demo`: a demo district, so a newcomer sees a real tree of grids and people at once.
 
 Modelled on a Putian street office: a district, a street, an urban community and a
-village, each split into grids with their workers; and three village loudspeakers with a
-day's slots, quiet hours at night and Puxian as the village's dialect, their clips rendered
-so their schedules are full at once. Running it twice changes nothing.
+village, each split into grids with their workers; three village loudspeakers with a
+day's slots, quiet hours at night and Puxian as the village's dialect; and the bundled
+campaigns published for the street, released at once, so whatever the day the speakers'
+schedules carry the season's campaign and their clips are rendered. Running it twice changes
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from cli.common import command, with_hub
 from hub import grids, people
 from hub.core import Hub
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.models import GridLevel, Role
 
 ACTOR = "demo"
@@ -112,6 +115,36 @@ async def load_demo_speakers(hub: Hub) -> list[tuple[str, str]]:
     return added
 
 
+CAMPAIGN_AREA = "S1"
+
+
+async def load_demo_campaigns(hub: Hub) -> list[str]:
+    """Publish every campaign for the demo's street (those already published there stay as
+    they are), release what is due now, and return the lines saying what runs now and next."""
+    from datetime import timedelta
+
+    from broadcasts.campaigns import release, states
+    from broadcasts.campaigns.plan import occasions
+    from broadcasts.speakers import slots
+
+    known = await release.catalogue(hub)
+    async with hub.db.session() as session:
+        for campaign_id in sorted(known.campaigns):
+            # Published (or paused by someone) before: a second run changes nothing.
+            with contextlib.suppress(Conflict):
+                await states.publish(session, known, ACTOR, campaign_id, CAMPAIGN_AREA, now=hub.now())
+    await release.release(hub)
+    await slots.render_ahead(hub)  # the campaign's clips, before any speaker asks
+    today = hub.local(hub.now()).date()
+    lang = hub.settings.default_language
+    lines = []
+    for occasion in occasions(known, today, today + timedelta(days=30)):
+        running = occasion.span.start <= today
+        lines.append(f"  {'now ' if running else 'next'} {occasion.span.start} – {occasion.span.end}  "
+                     f"{occasion.campaign.id}  {occasion.campaign.title(lang)}")
+    return lines
+
+
 @with_hub
 async def demo(hub: Hub, args: argparse.Namespace) -> int:
     print(await load_demo(hub))
@@ -121,6 +154,12 @@ async def demo(hub: Hub, args: argparse.Namespace) -> int:
     print(f"{len(SPEAKERS)} loudspeakers: try `gridcast speakers list` and `gridcast speakers schedule SPK1`"
           + (f"; run an agent with `gridcast speaker-agent --hub {hub.settings.public_url} --id SPK1 "
              "--token <its token>`" if added else ""))
+    season = await load_demo_campaigns(hub)
+    print(f"campaigns published for {CAMPAIGN_AREA}; this month:" if season else
+          f"campaigns published for {CAMPAIGN_AREA}; none falls in the next 30 days")
+    for line in season:
+        print(line)
+    print("try `gridcast campaigns list` and `gridcast campaigns preview`")
     return 0
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("./var")
+    # Rendered clips and speech segments, each file named by the hash of all that shapes it,
+    # so hub processes (or a test session) can share one cache; default `<data dir>/audio`.
+    audio_cache_dir: Path | None = None
     database_url: str | None = None
     content_dir: Path | None = None  # a county's own content (hub.content)
     telegram_token: SecretStr | None = None

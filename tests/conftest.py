@@ -215,10 +215,24 @@ async def web_client() -> AsyncIterator[Callable[[Hub], Awaitable[TestClient]]]:
         await client.close()
 
 
+@pytest.fixture(scope="session")
+def shared_audio_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One clip cache for the whole run, shared by pytest-xdist's workers (their temp dirs sit
+    side by side): files are named by content and written by rename, so sharing is safe."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if worker_id != "master" else root) / "audio-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Callable[..., int]:
-    """`gridcast …` in-process, on each database in turn, in a fresh data dir."""
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str, shared_audio_cache: Path
+) -> Callable[..., int]:
+    """`gridcast …` in-process, on each database in turn, in a fresh data dir (the audio cache,
+    named by content, is shared by the session: the demo's clips are rendered once)."""
     monkeypatch.setenv("GRIDCAST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GRIDCAST_AUDIO_CACHE_DIR", str(shared_audio_cache))
     monkeypatch.setenv("GRIDCAST_DATABASE_URL", db_url)
     monkeypatch.chdir(tmp_path)
 

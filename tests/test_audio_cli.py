@@ -39,8 +39,14 @@ def sqlite_cli(tmp_path, monkeypatch, sqlite_url):
 
 @pytest.fixture
 def short_scripts(monkeypatch):
-    """Two short scripts instead of content/scripts, so rendering them all stays quick."""
+    """Two short scripts instead of content/scripts, so rendering them all stays quick. The
+    demo's campaigns need the bundled scripts, so the demo here is the district alone."""
     monkeypatch.setattr(Catalogue, "load", classmethod(lambda cls: cls(SCRIPTS, load_dialects())))
+
+    async def no_campaigns(_hub):
+        return []
+
+    monkeypatch.setattr("cli.demo.load_demo_campaigns", no_campaigns)
 
 
 @pytest.fixture(autouse=True)

@@ -107,7 +107,7 @@ def test_busy_port_is_reported_in_one_line(tmp_path):
     assert output.strip().splitlines()[-1].startswith("gridcast: configuration error: GRIDCAST_HTTP_PORT: cannot listen")
 
 
-async def test_run_with_token_talks_to_the_bot_api_and_never_logs_the_token(tmp_path, telegram):
+async def test_run_with_token_talks_to_the_bot_api_and_never_logs_the_token(tmp_path, telegram, shared_audio_cache):
     import asyncio
 
     port = free_port()
@@ -115,6 +115,7 @@ async def test_run_with_token_talks_to_the_bot_api_and_never_logs_the_token(tmp_
     env = {
         "PATH": os.environ["PATH"],
         "GRIDCAST_DATA_DIR": str(tmp_path / "var"),
+        "GRIDCAST_AUDIO_CACHE_DIR": str(shared_audio_cache),
         "GRIDCAST_HTTP_PORT": str(port),
         "GRIDCAST_TELEGRAM_TOKEN": token,
         "GRIDCAST_TELEGRAM_API_URL": telegram.base_url,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,7 +59,7 @@ def test_add_list_rotate_and_deactivate(cli, capsys):
     assert [s["code"] for s in listing(cli, capsys, "--under", "C2")] == ["SPK1", "SPK2"]
 
 
-def test_the_demos_speakers_have_schedules_at_once(cli, capsys):
+def test_the_demos_speakers_have_schedules_at_once(cli, capsys, tmp_path, shared_audio_cache):
     assert cli("demo") == 0
     first = out(capsys)
     assert first.count("token (shown only now)") == 3
@@ -67,12 +68,18 @@ def test_the_demos_speakers_have_schedules_at_once(cli, capsys):
     assert cli("speakers", "schedule", "SPK1", "--json") == 0
     document = json.loads(out(capsys))
     assert document["speaker"] == "SPK1" and document["items"]
-    assert {i["kind"] for i in document["items"]} == {"filler"}
+    # The demo's slots, and the season's campaign the demo published for the street.
+    assert {i["kind"] for i in document["items"]} == {"filler", "campaign"}
+    assert all(i["clip"]["sha256"] for i in document["items"])  # every clip rendered before any poll
     assert cli("speakers", "schedule", "SPK3") == 0
     table = out(capsys)
-    assert "每日安全提示" in table and "filler" in table
+    assert "每日安全提示" in table and "filler" in table and "campaign" in table
     assert cli("speakers", "slots", "list", "--json") == 0
-    assert len(json.loads(out(capsys))) == 2
+    assert [s["kind"] for s in json.loads(out(capsys))].count("filler") == 2
+    assert cli("campaigns", "list", "--json") == 0
+    assert all(c["states"] == {"S1": "published"} for c in json.loads(out(capsys)))
+    # GRIDCAST_AUDIO_CACHE_DIR holds the rendered clips, not the data dir.
+    assert not (tmp_path / "audio").exists() and list(shared_audio_cache.glob("*.mp3"))
 
 
 def test_slots_quiet_hours_and_dialect(cli, capsys):
@@ -80,7 +87,7 @@ def test_slots_quiet_hours_and_dialect(cli, capsys):
     out(capsys)
     assert cli("speakers", "slots", "add", "--grid", "T1", "--script", "gas-safety", "--at", "20:00",
                "--to", "01:00", "--every", "60", "--days", "1-5", "--kind", "campaign") == 0
-    assert out(capsys).startswith("slot #3: gas-safety on grid T1 at 20:00 until 01:00 every 60 min")
+    assert re.match(r"slot #\d+: gas-safety on grid T1 at 20:00 until 01:00 every 60 min", out(capsys))
     assert cli("speakers", "slots", "list", "--json") == 0
     [slot] = [s for s in json.loads(out(capsys)) if s["script"] == "gas-safety"]
     assert (slot["times"], slot["window_minutes"], slot["every_minutes"], slot["days"]) == ("20:00", 300, 60, "1,2,3,4,5")
