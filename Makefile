@@ -34,7 +34,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev
-	@for b in qa_eval report_intake intake_cost audio_render fanout speaker_api speaker_urgent cap_ingest campaign_year dashboard; do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
+	@for b in qa_eval report_intake intake_cost audio_render fanout speaker_api speaker_urgent cap_ingest photo_decode campaign_year dashboard; do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 demo: $(VENV)/.runtime
 	$(BIN)/gridcast demo
