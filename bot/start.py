@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot import keyboards
 from bot.commands import Command, declare, help_text
 from bot.context import Context, acting, hub_of, identified
-from hub import people, secret
+from hub import grids, people, secret
 from hub.core import Hub
 from hub.errors import InvalidInput
 from hub.i18n import LANGUAGE_NAMES, LANGUAGES
@@ -75,7 +75,17 @@ def _language_keyboard() -> InlineKeyboardMarkup | None:
 
 
 async def choose_language(update: Update, context: Context) -> None:
-    assert update.effective_message
+    """The buttons for the presser's own language. In a group, `/lang <code>` from a grid
+    worker sets the language of the group's campaign posts instead (`grids.set_chat_language`
+    checks the role at that moment)."""
+    assert update.effective_message and update.effective_chat
+    chat = update.effective_chat
+    if chat.type != chat.PRIVATE and context.args:
+        async with acting(update, context) as act:
+            found = await grids.set_chat_language(act.session, actor=act.person, telegram_chat_id=chat.id,
+                                                  language=context.args[0], now=act.hub.now())
+        await update.effective_message.reply_text(act.hub.t(found.language or act.lang, "lang.group_set"))
+        return
     act = await identified(update, context)
     await update.effective_message.reply_text(act.t("lang.prompt"), reply_markup=_language_keyboard())
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from hub import access, audit, bindings
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.i18n import LANGUAGES
 from hub.models import Chat, ChatKind, Grid, GridLevel, Person, Role
 
 _REBIND_REFUSALS = access.Refusals(scope="bind.taken")
@@ -231,6 +232,25 @@ async def bind_chat(
         session, chat, at=now, actor=actor, entity="chat", entity_id=telegram_chat_id,
         action="bind", before=before, after={"grid": grid.code, "kind": kind.value},
     )
+    return chat
+
+
+async def set_chat_language(
+    session: AsyncSession, *, actor: Person, telegram_chat_id: int, language: str | None, now: datetime
+) -> Chat:
+    """Set the language of what the hub posts to a bound group as a whole (None: the hub's).
+    A worker or staff member of the group's grid may, checked now: a group of English-speaking
+    residents reads the season's campaign in English, each person's own replies unchanged."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("error.language", language=language)
+    chat = await chat_binding(session, telegram_chat_id)
+    if chat is None:
+        raise NotFound("bind.not_bound")
+    await access.require(session, actor, Role.WORKER, chat.grid)
+    before = {"language": chat.language}
+    chat.language = language
+    await audit.change(session, chat, at=now, actor=actor, entity="chat", entity_id=telegram_chat_id,
+                       action="language", before=before, after={"language": language})
     return chat
 
 

@@ -127,6 +127,8 @@ class Chat(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"))
     kind: Mapped[ChatKind] = mapped_column(enum_column(ChatKind, "chat_kind"), default=ChatKind.GROUP)
     title: Mapped[str | None] = mapped_column(String(255))
+    # What the hub posts to the whole group (a campaign) is in this language; None: the hub's.
+    language: Mapped[str | None] = mapped_column(String(8))
     bound_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,6 +1,6 @@
 """/bind in a group already bound to another grid takes scope over that grid too (issue 12, item 4)."""
 
-from hub import bindings, people
+from hub import bindings, grids, people
 from hub.models import ChatKind, Role
 from tests.test_ask_bot import ask
 from tests.test_bot_start import seed
@@ -48,3 +48,21 @@ async def test_an_unbound_group_is_bound_by_any_worker_of_the_grid(bot, bot_hub,
     reply = await ask(telegram, telegram.group(-1003), telegram.user(5003, "李强"), "/bind T2")
     assert "第二网格" in reply.params["text"]
     assert await bound_to(bot_hub, -1003) == ("T2", ChatKind.GROUP)
+
+
+async def test_a_worker_sets_the_groups_post_language_and_a_resident_cannot(bot, bot_hub, telegram):
+    await seed_bound(bot_hub)
+    group = telegram.group(-1001, "南苑一网格群")
+    await ask(telegram, group, telegram.user(5001, "王芳"), "/bind T1")
+    refused = await ask(telegram, group, telegram.user(6001, "张阿姨"), "/lang en")
+    assert refused.params["text"] == "只有网格员才能这样做。"
+    stranger = await ask(telegram, group, telegram.user(5003, "李强"), "/lang en")
+    assert "不在您负责的范围内" in stranger.params["text"]
+    unknown = await ask(telegram, group, telegram.user(5001, "王芳"), "/lang fr")
+    assert "不支持的语言 fr" in unknown.params["text"]
+    unbound = await ask(telegram, telegram.group(-1009), telegram.user(5001, "王芳"), "/lang en")
+    assert "本群尚未绑定网格" in unbound.params["text"]
+    reply = await ask(telegram, group, telegram.user(5001, "王芳"), "/lang en")
+    assert reply.params["text"] == "OK, this group's campaign posts will be in English from now on."
+    async with bot_hub.db.session() as s:
+        assert (await grids.chat_binding(s, -1001)).language == "en"

@@ -284,3 +284,18 @@ async def test_posts_go_out_in_the_hubs_language(tmp_path, sqlite_url, clock):
         await english.close()
     assert "Today, 9 November, is Fire Safety Day (119)\n" in "\n".join(texts) + "\n"
     assert any(text.endswith("— 第一网格") for text in texts)
+
+
+async def test_a_group_with_a_language_of_its_own_gets_its_posts_in_it(hub, clock):
+    clock.set(at_local(datetime(2027, 11, 9).date(), 9 * 60, hub.tz))
+    await world(hub)
+    async with hub.db.session() as session:
+        chat = await session.scalar(select(Chat).where(Chat.telegram_chat_id == -102))
+        chat.language = "en"
+    await publish_all(hub)
+    await release.release(hub)
+    english = [m.payload["text"] for m in await sent(hub) if m.chat_id == -102]
+    chinese = [m.payload["text"] for m in await sent(hub) if m.chat_id == -101]
+    assert "Today, 9 November, is Fire Safety Day (119)" in "\n".join(english)
+    assert "11月9日" in "\n".join(chinese) and "Fire Safety Day" not in "\n".join(chinese)
+    assert len(english) == len(chinese)  # the same posts, one language each

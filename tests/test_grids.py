@@ -170,3 +170,25 @@ async def test_rebinding_moves_the_chat(hub):
         history = await audit.history(s, "chat", -100)
     assert len(chats) == 1
     assert history[-1].after == {"grid": "T2", "kind": "group"}
+
+
+async def test_a_grid_worker_sets_the_language_of_their_groups_posts(hub):
+    await tree(hub)
+    worker = await appoint(hub, 1, Role.WORKER, "T1")
+    other = await appoint(hub, 2, Role.WORKER, "T2")
+    resident = await appoint(hub, 3, Role.RESIDENT, "T1")
+    await bind(hub, worker, "T1", chat_id=-100)
+    async with hub.db.session() as s:
+        for actor, error in ((resident, PermissionDenied), (other, PermissionDenied)):
+            with pytest.raises(error):
+                await grids.set_chat_language(s, actor=actor, telegram_chat_id=-100, language="en", now=hub.now())
+        with pytest.raises(InvalidInput):
+            await grids.set_chat_language(s, actor=worker, telegram_chat_id=-100, language="fr", now=hub.now())
+        with pytest.raises(NotFound):
+            await grids.set_chat_language(s, actor=worker, telegram_chat_id=-999, language="en", now=hub.now())
+    async with hub.db.session() as s:
+        chat = await grids.set_chat_language(s, actor=worker, telegram_chat_id=-100, language="en", now=hub.now())
+        assert chat.language == "en"
+    async with hub.db.session() as s:
+        [row] = [h for h in await audit.history(s, "chat", "-100") if h.action == "language"]
+    assert (row.before, row.after, row.actor_id) == ({"language": None}, {"language": "en"}, worker.id)

@@ -4,7 +4,8 @@ Each pass looks at the items that fell due since the last pass (the cursor), plu
 still live of a campaign whose publication staff changed meanwhile, and releases them:
 
 - a chat post into the outbox for every active bound chat of the grids the campaign runs in,
-  in the hub's language (a group chat has no person to choose one), through hub.notify;
+  in the chat's language (set by its grid's worker, `grids.set_chat_language`) or else the
+  hub's, through hub.notify;
 - a loudspeaker slot for the grids the campaign runs in (see `campaigns.slots`).
 
 Every release is a row keyed (campaign, window, grid, item) under a unique constraint,
@@ -206,15 +207,14 @@ def post_values(loaded: Loaded, due: Due, day: date, lang: str) -> dict[str, Any
 
 async def _posts(session: AsyncSession, hub: Any, regions: dict[str, Region], posts: list[Due], now: datetime,
                  report: Report) -> None:
-    chats: dict[int, list[int]] = defaultdict(list)
+    chats: dict[int, list[tuple[int, str]]] = defaultdict(list)  # grid -> (chat, its language)
     bound: dict[int, tuple[str, str]] = {}
-    for chat_id, grid_id, path, name in (await session.execute(
-        select(Chat.telegram_chat_id, Chat.grid_id, Grid.path, Grid.name).join(Grid, Grid.id == Chat.grid_id)
-        .where(Chat.active.is_(True)).order_by(Chat.id)
+    for chat_id, language, grid_id, path, name in (await session.execute(
+        select(Chat.telegram_chat_id, Chat.language, Chat.grid_id, Grid.path, Grid.name)
+        .join(Grid, Grid.id == Chat.grid_id).where(Chat.active.is_(True)).order_by(Chat.id)
     )).tuples():
-        chats[grid_id].append(chat_id)
+        chats[grid_id].append((chat_id, language or hub.settings.default_language))
         bound[grid_id] = (path, name)
-    lang = hub.settings.default_language
     for due in posts:
         inside = regions[due.campaign_id]
         reached = [grid_id for grid_id, (path, _) in bound.items() if inside.runs(path)]
@@ -224,12 +224,15 @@ async def _posts(session: AsyncSession, hub: Any, regions: dict[str, Region], po
             continue
         loaded = due.occasion.campaign
         day = due.at.astimezone(hub.tz).date()
-        text_for = loaded.renderer(due.index, lang, **post_values(loaded, due, day, lang))
+        renderers: dict[str, Any] = {}  # one per language the chats read
         messages = []
         for grid_id in reached:
-            if grid_id in claimed:
-                message = notify.Message(text_for(bound[grid_id][1]))
-                messages.extend((chat_id, message) for chat_id in chats[grid_id])
+            if grid_id not in claimed:
+                continue
+            for chat_id, lang in chats[grid_id]:
+                if lang not in renderers:
+                    renderers[lang] = loaded.renderer(due.index, lang, **post_values(loaded, due, day, lang))
+                messages.append((chat_id, notify.Message(renderers[lang](bound[grid_id][1]))))
         sent = await notify.to_chats(session, messages, now=now, ref=("campaign", loaded.id),
                                      priority=OUTBOX_PRIORITY, expires_at=due.until)
         report.posts += len(claimed)
