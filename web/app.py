@@ -28,8 +28,7 @@ async def _measure(request: web.Request, handler: Handler) -> web.StreamResponse
         status = error.status
         raise
     finally:
-        metrics.http_requests.labels(route=route, method=request.method, status=str(status)).inc()
-        metrics.http_seconds.labels(route=route).observe(time.perf_counter() - started)
+        metrics.served(route, request.method, status, time.perf_counter() - started)
 
 
 def build_web_app(hub: Hub, webhook: UpdateFeed | None = None) -> web.Application:

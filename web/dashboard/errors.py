@@ -20,9 +20,7 @@ STATUS = {PermissionDenied: 403, NotFound: 404, InvalidInput: 400, Conflict: 409
 async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except HubError as error:
-        if request.path.startswith(("/api/", "/telegram/", "/audio/")):
-            raise
+    except HubError as error:  # a page's (machines' paths never come here: pages_only)
         current = await session.visit(request)
         request[session.VISIT] = current
         status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)

@@ -17,8 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp_session import Session, get_session, new_session
-from aiohttp_session import setup as session_setup
+from aiohttp_session import Session, get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,14 +35,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def setup(app: web.Application) -> None:
+def middlewares(app: web.Application) -> list[Any]:
+    """The session's middleware (an encrypted cookie) and the CSRF guard, in that order."""
     hub = app[HUB]
     key = secret.derived(hub.settings, "dashboard-session")  # 32 raw bytes: Fernet's key
-    session_setup(app, EncryptedCookieStorage(
+    storage = EncryptedCookieStorage(
         key, cookie_name=COOKIE, httponly=True, samesite="Lax", path="/",
         secure=hub.settings.public_url.startswith("https://"),
-    ))
-    app.middlewares.append(csrf_guard)
+    )
+    return [session_middleware(storage), csrf_guard]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ async def _csrf_token(session: Session) -> str:
 @web.middleware
 async def csrf_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every state-changing request carries the session's token, as a form field or a header."""
-    if request.method not in SAFE_METHODS and not request.path.startswith(("/api/", "/telegram/")):
+    if request.method not in SAFE_METHODS:  # pages only (pages_only): machines carry no cookie
         session = await get_session(request)
         expected = session.get("csrf") or ""
         given = request.headers.get(CSRF_HEADER, "")
