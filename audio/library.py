@@ -81,7 +81,7 @@ async def catalogue(hub: Any) -> Catalogue:
 
 
 def audio_settings(hub: Any) -> AudioSettings:
-    return AudioSettings.for_data_dir(hub.settings.data_dir, hub.settings.tts_engine, hub.settings.audio_cache_dir)
+    return AudioSettings.of(hub.settings)
 
 
 def recordings_dir(data_dir: Path) -> Path:

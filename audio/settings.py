@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 TTS_ENGINES = ("espeak", "gtts")
 
@@ -48,6 +51,12 @@ class AudioSettings:
             raise ValueError("timeouts must be positive")
         if not 80 <= self.speech_rate <= 450:
             raise ValueError(f"speech_rate {self.speech_rate} is outside 80..450 words/minute")
+
+    @classmethod
+    def of(cls, settings: Settings) -> AudioSettings:
+        """The hub's: its engine, and its clip cache (`GRIDCAST_AUDIO_CACHE_DIR`, else in the
+        data dir)."""
+        return cls.for_data_dir(settings.data_dir, settings.tts_engine, settings.audio_cache_dir)
 
     @classmethod
     def for_data_dir(

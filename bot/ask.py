@@ -113,8 +113,6 @@ async def related_pressed(update: Update, context: Context) -> None:
         )
 
 
-
-
 async def answer_command(update: Update, context: Context) -> None:
     """/answer <id> <text>, by a worker in private; the asker hears it in private.
 
@@ -149,7 +147,8 @@ async def promote_pressed(update: Update, context: Context) -> None:
     """qp:<id> — staff add an answer to the knowledge base (questions.promote decides who may)."""
     query = update.callback_query
     assert query and query.data
-    question_id = callback_id(query.data.removeprefix(f"{questions.PROMOTE_PREFIX}:"), not_found="ask.question_unknown")
+    question_id = callback_id(query.data.removeprefix(f"{questions.PROMOTE_PREFIX}:"),
+                              not_found="ask.question_unknown")
     async with acting(update, context) as act:
         entry = await questions.promote(
             act.session, actor=act.person, question_id=question_id, topic="community", now=act.hub.now()

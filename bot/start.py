@@ -81,10 +81,11 @@ async def choose_language(update: Update, context: Context) -> None:
     assert update.effective_message and update.effective_chat
     chat = update.effective_chat
     if chat.type != chat.PRIVATE and context.args:
+        language = context.args[0]
         async with acting(update, context) as act:
-            found = await grids.set_chat_language(act.session, actor=act.person, telegram_chat_id=chat.id,
-                                                  language=context.args[0], now=act.hub.now())
-        await update.effective_message.reply_text(act.hub.t(found.language or act.lang, "lang.group_set"))
+            await grids.set_chat_language(act.session, actor=act.person, telegram_chat_id=chat.id,
+                                          language=language, now=act.hub.now())
+        await update.effective_message.reply_text(act.hub.t(language, "lang.group_set"))
         return
     act = await identified(update, context)
     await update.effective_message.reply_text(act.t("lang.prompt"), reply_markup=_language_keyboard())

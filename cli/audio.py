@@ -46,7 +46,7 @@ def audio_say(settings: Settings, args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in SAY_FORMATS:
         raise CliError(f"{out.name}: --out must end in {' or '.join(SAY_FORMATS)}")
-    audio = AudioSettings.for_data_dir(settings.data_dir, settings.tts_engine, settings.audio_cache_dir)
+    audio = AudioSettings.of(settings)
     try:
         say(args.text, SAY_LANGUAGES[args.lang], out, audio)
     except (TTSError, FFmpegError) as error:

@@ -236,12 +236,12 @@ async def bind_chat(
 
 
 async def set_chat_language(
-    session: AsyncSession, *, actor: Person, telegram_chat_id: int, language: str | None, now: datetime
+    session: AsyncSession, *, actor: Person, telegram_chat_id: int, language: str, now: datetime
 ) -> Chat:
-    """Set the language of what the hub posts to a bound group as a whole (None: the hub's).
+    """Set the language of what the hub posts to a bound group as a whole (never set: the hub's).
     A worker or staff member of the group's grid may, checked now: a group of English-speaking
     residents reads the season's campaign in English, each person's own replies unchanged."""
-    if language is not None and language not in LANGUAGES:
+    if language not in LANGUAGES:
         raise InvalidInput("error.language", language=language)
     chat = await chat_binding(session, telegram_chat_id)
     if chat is None:

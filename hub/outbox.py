@@ -103,9 +103,8 @@ async def enqueue_many(
         "next_attempt_at": now, "created_at": now, "expires_at": expires_at, "dedupe_key": None,
         "ref_type": ref[0] if ref else None, "ref_id": str(ref[1]) if ref else None,
     }
-    await session.execute(
-        insert(OutboxMessage), [{"chat_id": chat_id, "payload": payload, **common} for chat_id, payload in rows]
-    )
+    values = [{"chat_id": chat_id, "payload": payload, **common} for chat_id, payload in rows]
+    await session.execute(insert(OutboxMessage), values)
     return len(rows)
 
 

@@ -115,7 +115,8 @@ class GridDay:
 async def preview(session: AsyncSession, hub: Any, known: Catalogue, day: date,
                   grid_code: str | None = None) -> list[GridDay]:
     """What would post and play on `day`, per grid: the grid named, else every grid with a
-    bound chat or a speaker. Posts are rendered in the hub's language (the release uses a group's own where it has one)."""
+    bound chat or a speaker. Posts are rendered in the hub's language (the release uses a
+    group's own where it has one)."""
     grids = await grid_rows(session)
     chat_counts = Counter(await session.scalars(select(Chat.grid_id).where(Chat.active.is_(True))))
     speaker_counts = Counter(await session.scalars(select(Speaker.grid_id).where(Speaker.active.is_(True))))

@@ -14,8 +14,8 @@ process within `max_age` seconds — well inside one poll interval — and a tok
 speaker deactivated is refused within the same second. A change committed by this very process
 (the hub renders an urgent warning's clip in the process that serves the speakers) is seen at
 the next poll, not up to a second later: `note_change` marks every directory of the process
-stale when that unit of work commits. A 200 answer reads the speaker's row
-again in the unit of work that builds the schedule, so its ETag never claims more than its body.
+stale when that unit of work commits. A 200 answer reads the speaker's row again in the unit
+of work that builds the schedule, so its ETag never claims more than its body.
 """
 
 from __future__ import annotations

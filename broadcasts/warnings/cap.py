@@ -67,7 +67,8 @@ class NotCap(CapError):
 @dataclass(frozen=True)
 class Area:
     desc: str
-    polygons: list[list[tuple[float, float]]] = field(default_factory=list)  # (lat, lon) rings
+    # (lat, lon) rings; (n, 2) arrays once `packed` for the trip out of the CAP process
+    polygons: list[list[tuple[float, float]]] = field(default_factory=list)
     circles: list[tuple[float, float, float]] = field(default_factory=list)  # lat, lon, km
     geocodes: list[tuple[str, str]] = field(default_factory=list)  # (valueName, value)
 

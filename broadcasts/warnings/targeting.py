@@ -3,7 +3,8 @@
 A warning's area is stored as grid codes, each standing for its whole subtree. CAP areas come
 as shapes (polygons and circles, lat/lon in WGS 84) or as GB/T 2260 geocodes; they are turned
 into grid codes once, when the alert is read, so delivery and reports never redo geometry.
-The geometry runs in the CAP process (worker.py): a polygon of 20,000 points must not stall the event loop.
+The geometry runs in the CAP process (worker.py): a polygon of 20,000 points must not stall
+the event loop.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def _simplified(rings: list[Sequence[Sequence[float]]]) -> list[list[list[float]
 
 
 def stored(geometry: dict[str, Any]) -> dict[str, Any]:
-    """The area as a warning keeps it, in plain lists; run in the CAP process. Polygons of more than
-    MAX_STORED_POINTS points in all are simplified to that many.
+    """The area as a warning keeps it, in plain lists; run in the CAP process. Polygons of
+    more than MAX_STORED_POINTS points in all are simplified to that many.
 
     The grids are found with the full shapes first. What is stored is what the warning shows
     and republishes in CAP, and it is written and read as JSON on the event loop each time the

@@ -5,9 +5,10 @@ the work still held the GIL the loop needs between its steps: the long loops ove
 polygon's points let go of it now and then, but lxml, str.split and GEOS held it for their
 whole length, and the loop's longest stall grew with the size of the polygons
 (bench/cap_ingest.py). A separate process shares no GIL, so the stall is the time to send
-the document and get the result back. One worker process, started on first use from a forkserver (forking a process that
-runs threads and an event loop is unsafe): the work is short and bursty, and one process
-keeps CAP work from taking both cores from the bot and the web server.
+the document and get the result back. One worker process, started on first use from a
+forkserver (forking a process that runs threads and an event loop is unsafe): the work is
+short and bursty, and one process keeps CAP work from taking both cores from the bot and the
+web server.
 
 What goes in and out is plain data — bytes, dicts, lists, the parsed `cap.Alert` — and the
 exceptions the functions raise are picklable (`cap.CapError` and its kin). The worker logs
