@@ -162,15 +162,13 @@ class Intake:
         results = await hazard_intake.submit_many(
             session, submissions, now=hub.now(), limit_per_hour=hub.settings.report_limit_per_hour
         )
-        outcomes: list[Outcome | HubError] = []
-        for sender, result in zip(senders, results, strict=True):
-            if isinstance(result, HubError):
-                outcomes.append(result)
-                continue
-            if isinstance(result, Filed):
-                await hazard_delivery.deliver(session, hub, result.notices)
-            outcomes.append(Outcome(sender, result))
-        return outcomes
+        await hazard_delivery.deliver(
+            session, hub, [notice for result in results if isinstance(result, Filed) for notice in result.notices]
+        )
+        return [
+            result if isinstance(result, HubError) else Outcome(sender, result)
+            for sender, result in zip(senders, results, strict=True)
+        ]
 
     def _finish(self, item: _Item, outcome: Outcome | BaseException) -> None:
         if item.finished:

@@ -58,18 +58,14 @@ def render(hub: Hub, notice: Notice) -> tuple[int, notify.Message]:
 
 
 async def deliver(session: AsyncSession, hub: Hub, notices: Iterable[Notice]) -> int:
-    """Queue every notice in the caller's unit of work; returns how many were queued.
+    """Queue every notice in the caller's unit of work, in one statement; returns how many.
 
     Cards and urgent reports go ahead of routine messages in the outbox.
     """
-    count = 0
-    now = hub.now()
+    outgoing = []
     for notice in notices:
         chat_id, message = render(hub, notice)
         urgent = bool(notice.params.get("urgent"))
         priority = 1 if urgent else 3 if notice.kind is NoticeKind.CARD else 5
-        await notify.to_chat(
-            session, hub, chat_id, message, now=now, priority=priority, ref=(REF_TYPE, notice.hazard_id),
-        )
-        count += 1
-    return count
+        outgoing.append(notify.Outgoing(chat_id, message, priority, (REF_TYPE, notice.hazard_id)))
+    return await notify.queue(session, outgoing, now=hub.now())

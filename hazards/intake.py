@@ -309,7 +309,8 @@ def _repeats_accepted(checked: _Checked, accepted: list[tuple[int, _Checked]]) -
 
 
 async def _file(session: AsyncSession, batch: list[_Checked], now: datetime) -> list[Filed]:
-    """Write checked drafts: the hazards in one flush, then their audit rows, receipts and cards.
+    """Write checked drafts: the hazards in one flush, their audit rows in one statement, then
+    receipts and cards.
 
     The flush is one INSERT on PostgreSQL; on SQLite, which cannot return new ids in the order
     given, the ORM sends one per report.
@@ -325,10 +326,26 @@ async def _file(session: AsyncSession, batch: list[_Checked], now: datetime) -> 
     made = [_new_hazard(c, original, now) for c, original in zip(batch, originals, strict=True)]
     session.add_all(made)
     await session.flush()
+    await audit.record_many(session, [_audit(c, h) for c, h in zip(batch, made, strict=True)], at=now)
     filed = []
     for checked, original, hazard in zip(batch, originals, made, strict=True):
         filed.append(await _filed(session, checked, original, hazard, now))
     return filed
+
+
+def _audit(checked: _Checked, hazard: Hazard) -> audit.Entry:
+    """The audit row of a written report."""
+    draft = checked.draft
+    after = {
+        **audit_state(hazard),
+        "grid": checked.grid.code,
+        "category": hazard.category,
+        "urgent": draft.urgent,
+        "named": draft.named,
+        "photo": draft.photo,
+        "located": draft.lat is not None,
+    }
+    return audit.Entry(checked.submission.reporter, AUDIT_ENTITY, hazard.id, "report", after=after)
 
 
 def _new_hazard(checked: _Checked, original: Hazard | None, now: datetime) -> Hazard:
@@ -360,20 +377,9 @@ def _new_hazard(checked: _Checked, original: Hazard | None, now: datetime) -> Ha
 async def _filed(
     session: AsyncSession, checked: _Checked, original: Hazard | None, hazard: Hazard, now: datetime
 ) -> Filed:
-    """The audit row of a written report, the reporter's receipt and the cards."""
-    reporter, draft, grid = checked.submission.reporter, checked.draft, checked.grid
+    """A written report's receipt for the reporter, and its cards."""
+    reporter, grid = checked.submission.reporter, checked.grid
     category = categories.get(hazard.category)
-    after = {
-        **audit_state(hazard),
-        "grid": grid.code,
-        "category": category.id,
-        "urgent": draft.urgent,
-        "named": draft.named,
-        "photo": draft.photo,
-        "located": draft.lat is not None,
-    }
-    await audit.change(session, hazard, at=now, actor=reporter, entity=AUDIT_ENTITY,
-                       action="report", after=after)
     params = {
         **hazard_params(hazard, grid, now),
         "emergency_number": category.emergency_number,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,6 +120,18 @@ async def clear(session: AsyncSession, user_id: int, flows: Iterable[str], *, ch
         )
 
 
+# Every report asks it (a question still open counts against the rate limit): built once,
+# with bound parameters, from the table's columns, so each call composes nothing and skips
+# the ORM's loading. The prefix is matched literally: flow names hold "_", a LIKE wildcard.
+_rows = Conversation.__table__.c
+_BEGUN = select(_rows.user_id, _rows.flow, _rows.created_at).where(
+    _rows.user_id.in_(bindparam("user_ids", expanding=True)),
+    _rows.chat_id == bindparam("chat_id"),
+    _rows.flow.like(bindparam("pattern"), escape="/"),
+    _rows.expires_at > bindparam("now"),
+)
+
+
 async def begun(
     session: AsyncSession, user_ids: Iterable[int], prefix: str, *, now: datetime, chat_id: int = ANY_CHAT
 ) -> list[tuple[int, str, datetime]]:
@@ -127,15 +139,9 @@ async def begun(
     ids = sorted(set(user_ids))
     if not ids:
         return []
-    rows = await session.execute(
-        select(Conversation.user_id, Conversation.flow, Conversation.created_at).where(
-            Conversation.user_id.in_(ids),
-            Conversation.chat_id == chat_id,
-            Conversation.flow.startswith(prefix, autoescape=True),
-            Conversation.expires_at > now,
-        )
-    )
-    return [(user_id, flow, created_at) for user_id, flow, created_at in rows]
+    pattern = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    params = {"user_ids": ids, "chat_id": chat_id, "pattern": pattern, "now": now}
+    return [(user_id, flow, created_at) for user_id, flow, created_at in await session.execute(_BEGUN, params)]
 
 
 async def sweep(session: AsyncSession, *, now: datetime) -> int:

@@ -93,6 +93,27 @@ async def to_chat(
     return queued is not None
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch for `queue`: where it goes, ahead of what, about what."""
+
+    chat_id: int
+    message: Message
+    priority: int = 5
+    ref: Ref | None = None
+
+
+async def queue(
+    session: AsyncSession, outgoing: Sequence[Outgoing], *, now: datetime, expires_at: datetime | None = None
+) -> int:
+    """Queue many messages at once, in one statement — the cards of the reports filed together,
+    a release to every bound chat of an area; returns how many. No dedupe key: the caller keys
+    the change itself (see `broadcasts.campaigns.release`)."""
+    return await outbox.enqueue_many(session, [
+        outbox.Queued(o.chat_id, o.message.payload(), o.message.kind, o.priority, o.ref) for o in outgoing
+    ], now=now, expires_at=expires_at)
+
+
 async def to_chats(
     session: AsyncSession,
     messages: Sequence[tuple[int, Message]],
@@ -102,16 +123,9 @@ async def to_chats(
     priority: int = 5,
     expires_at: datetime | None = None,
 ) -> int:
-    """Queue many (chat id, message) pairs of one kind at once — a release to every bound chat
-    of an area — in one statement; returns how many. No dedupe key: the caller keys the
-    release (see `broadcasts.campaigns.release`)."""
-    kinds = {message.kind for _, message in messages}
-    if len(kinds) > 1:
-        raise ValueError(f"one batch holds one kind of message, not {sorted(kinds)}")
-    return await outbox.enqueue_many(
-        session, [(chat_id, message.payload()) for chat_id, message in messages], now=now,
-        kind=kinds.pop() if kinds else "text", priority=priority, ref=ref, expires_at=expires_at,
-    )
+    """`queue` for (chat id, message) pairs about one thing at one priority."""
+    return await queue(session, [Outgoing(chat_id, message, priority, ref) for chat_id, message in messages],
+                       now=now, expires_at=expires_at)
 
 
 async def to_person(

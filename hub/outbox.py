@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     bindparam,
@@ -80,31 +80,37 @@ async def enqueue(
     return message
 
 
-async def enqueue_many(
-    session: AsyncSession,
-    rows: Sequence[tuple[int, dict[str, Any]]],
-    *,
-    now: datetime,
-    kind: str = "text",
-    priority: int = 5,
-    ref: tuple[str, object] | None = None,
-    expires_at: datetime | None = None,
-) -> int:
-    """Add many (chat id, payload) messages to the caller's unit of work in one INSERT.
+class Queued(NamedTuple):
+    """One message of a batch for `enqueue_many`."""
 
-    For releases that owe thousands of chats at once (a campaign's post): one statement with
-    no RETURNING, where `enqueue` adds an object per row and SQLite then inserts them one by
-    one. No dedupe key: a batch is made exactly once by a caller that keys the release itself.
+    chat_id: int
+    payload: dict[str, Any]
+    kind: str = "text"
+    priority: int = 5
+    ref: tuple[str, object] | None = None
+
+
+async def enqueue_many(
+    session: AsyncSession, rows: Sequence[Queued], *, now: datetime, expires_at: datetime | None = None
+) -> int:
+    """Add many messages to the caller's unit of work in one INSERT; returns how many.
+
+    For what owes many messages at once — a campaign's post to thousands of chats, the cards
+    of the reports filed together: one statement with no RETURNING, where `enqueue` adds an
+    object per row and SQLite then inserts them one by one; into the table, not through the
+    ORM's bulk path, which costs more than the statement. No dedupe key: a batch is made
+    exactly once by a caller that keys the change itself.
     """
     if not rows:
         return 0
-    common = {
-        "kind": kind, "status": Status.PENDING, "priority": priority, "attempts": 0,
-        "next_attempt_at": now, "created_at": now, "expires_at": expires_at, "dedupe_key": None,
-        "ref_type": ref[0] if ref else None, "ref_id": str(ref[1]) if ref else None,
-    }
-    values = [{"chat_id": chat_id, "payload": payload, **common} for chat_id, payload in rows]
-    await session.execute(insert(OutboxMessage), values)
+    values = [
+        {"chat_id": row.chat_id, "payload": row.payload, "kind": row.kind, "status": Status.PENDING,
+         "priority": row.priority, "attempts": 0, "next_attempt_at": now, "created_at": now,
+         "expires_at": expires_at, "dedupe_key": None, "ref_type": row.ref[0] if row.ref else None,
+         "ref_id": str(row.ref[1]) if row.ref else None}
+        for row in rows
+    ]
+    await session.execute(insert(OutboxMessage.__table__), values)
     return len(rows)
 
 

@@ -101,6 +101,11 @@ async def test_full_lifecycle_is_audited_and_tells_the_reporter(hub):
         rows = await audit.history(s, "hazard", hazard.id)
     assert rows[3].before["state"] == "rectified" and rows[3].after["state"] == "closed"
     assert rows[3].actor_id == p["w2"].id
+    report = rows[0]  # written with the batch it was filed in (audit.record_many)
+    assert (report.actor_id, report.actor_label) == (p["r1"].id, f"person:{p['r1'].id} tg:100")
+    assert report.entity_id == str(hazard.id) and report.before is None
+    assert report.after["state"] == "reported" and report.after["category"] == "ebike-indoor-charging"
+    assert report.after["urgent"] is False and report.after["located"] is False
 
 
 async def test_cards_go_to_workers_without_a_chat_and_name_only_who_chose(hub):

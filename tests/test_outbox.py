@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.delivery import Limiter, OutboxSender
 from hub import grids, migrate, notify, outbox
-from hub.models import Chat, Role
+from hub.models import Chat, OutboxMessage, Role
 from tests.conftest import TOKEN
 from tests.test_grids import appoint, bind, tree
 
@@ -162,9 +163,6 @@ async def test_a_batch_is_queued_in_one_statement_and_delivered_like_single_mess
     hub = sender.hub
     batch = [(-3000 - i, notify.Message(f"防火宣传 {i}", [[("了解", f"cp:{i}")]])) for i in range(40)]
     async with hub.db.session() as s:
-        with pytest.raises(ValueError, match="one kind"):
-            await notify.to_chats(s, [batch[0], (-1, notify.Message("图", kind="photo", path="/x.jpg"))],
-                                  now=clock.now())
         assert await notify.to_chats(s, [], now=clock.now()) == 0
     statements = []
     engine = hub.db.engine.sync_engine
@@ -186,3 +184,19 @@ async def test_a_batch_is_queued_in_one_statement_and_delivered_like_single_mess
     sent = {c.chat_id: c.params for c in telegram.sent(method="sendMessage")}
     assert sent[-3007]["text"] == "防火宣传 7"
     assert sent[-3007]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "cp:7"
+
+
+async def test_a_batch_keeps_each_messages_kind_priority_and_subject(sender, clock):
+    hub = sender.hub
+    async with hub.db.session() as s:
+        queued = await notify.queue(s, [
+            notify.Outgoing(-1, notify.Message("卡片"), priority=3, ref=("hazard", 7)),
+            notify.Outgoing(-2, notify.Message("图", kind="photo", path="/x.jpg"), priority=1, ref=("hazard", 8)),
+            notify.Outgoing(-3, notify.Message("通知")),
+        ], now=clock.now())
+    assert queued == 3
+    async with hub.db.session() as s:
+        rows = {m.chat_id: m for m in await s.scalars(select(OutboxMessage))}
+    assert (rows[-1].kind, rows[-1].priority, rows[-1].ref_type, rows[-1].ref_id) == ("text", 3, "hazard", "7")
+    assert (rows[-2].kind, rows[-2].priority, rows[-2].ref_id) == ("photo", 1, "8")
+    assert (rows[-3].priority, rows[-3].ref_type) == (5, None)
