@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from yarl import URL
 
 from broadcasts.speakers import announcements, registry
+from broadcasts.speakers.directory import SERVICE, Directory
 from broadcasts.speakers.models import Play, Speaker
 from tests.test_speakers_registry import add_speaker, area, fake_clip
 from web.speakers import MAX_BODY
@@ -75,6 +77,39 @@ async def test_the_schedule_is_the_contracts_and_an_unchanged_one_is_a_304(api, 
         await registry.set_quiet_hours(s, "test", "T1", (0, 60), now=hub.now())
     changed = await client.get("/api/speakers/SPK1/schedule", headers={**auth(tokens["SPK1"]), "If-None-Match": tag})
     assert changed.status == 200 and changed.headers["ETag"] != tag
+
+
+async def test_a_villages_schedule_is_made_once_for_all_its_speakers(api, hub):
+    """After a change to a village, the first of its speakers to poll makes the schedule; the
+    others get theirs without a query, and one with an announcement of its own reads only that."""
+    client, tokens, _ = api
+    hub.services[SERVICE] = Directory(max_age=3600)  # only this process's changes, at once
+    tokens["SPK3"] = await add_speaker(hub, "SPK3", "T1")
+    tokens["SPK4"] = await add_speaker(hub, "SPK4", "T1")
+    own = fake_clip(hub, "own", seconds=12.0)
+    async with hub.db.session() as s:
+        await announcements.announce(s, hub, "test", announcements.Target(speaker="SPK4"), own, title="只给四号",
+                                     text=None, at=hub.now() + timedelta(minutes=20))
+        await registry.set_quiet_hours(s, "test", "T1", (0, 60), now=hub.now())  # one version for T1
+    first = await client.get("/api/speakers/SPK1/schedule", headers=auth(tokens["SPK1"]))
+    assert first.status == 200
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa_event.listen(hub.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        third = await client.get("/api/speakers/SPK3/schedule", headers=auth(tokens["SPK3"]))
+        assert third.status == 200 and statements == []
+        fourth = await client.get("/api/speakers/SPK4/schedule", headers=auth(tokens["SPK4"]))
+    finally:
+        sa_event.remove(hub.db.engine.sync_engine, "before_cursor_execute", count)
+    assert fourth.status == 200 and not any("speaker_slots" in st for st in statements)
+    assert [i["title"] for i in (await first.json())["items"]] == ["停水通知"]
+    assert (await third.json())["items"] == (await first.json())["items"]
+    assert [i["title"] for i in (await fourth.json())["items"]] == ["停水通知", "只给四号"]
+    assert third.headers["ETag"] == first.headers["ETag"]
 
 
 async def test_the_playlist_lists_the_clips_in_start_order(api):

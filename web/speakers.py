@@ -89,8 +89,7 @@ async def speaker_schedule(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     hub, entry, now = found
-    async with hub.db.session() as session:
-        version, text = await document.answer(session, hub, entry.code, now)
+    version, text = await document.answer(hub, entry, now)
     return _changed(hub, text, "application/json", version, now)
 
 
@@ -99,8 +98,7 @@ async def speaker_playlist(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     hub, entry, now = found
-    async with hub.db.session() as session:
-        built = await schedule.build(session, hub, entry.code, now)
+    built = (await schedule.parts_of(hub, entry, now)).schedule()
     return _changed(hub, document.playlist(built, hub.settings), "audio/x-mpegurl", built.version, now)
 
 

@@ -14,8 +14,10 @@ process within `max_age` seconds — well inside one poll interval — and a tok
 speaker deactivated is refused within the same second. A change committed by this very process
 (the hub renders an urgent warning's clip in the process that serves the speakers) is seen at
 the next poll, not up to a second later: `note_change` marks every directory of the process
-stale when that unit of work commits. A 200 answer reads the speaker's row again in the unit
-of work that builds the schedule, so its ETag never claims more than its body.
+stale when that unit of work commits. Each entry also holds what the speaker's schedule is
+made for (its grid, tags, hours, volume), so a 200 for a village's schedule already made costs
+no query either; its ETag names the entry's version, and what the schedule reads for that
+version it reads after the version was committed, so an ETag never claims more than its body.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcasts.speakers import tokens
-from broadcasts.speakers.models import Speaker
+from broadcasts.speakers.models import Announcement, Speaker
 from hub.clock import SystemClock
 from hub.errors import HubError, NotFound
+from hub.models import Grid
 
 SERVICE = "speakers.directory"
 MAX_AGE_SECONDS = 1.0
@@ -64,12 +67,39 @@ class Unauthorized(HubError):
 
 @dataclass(frozen=True)
 class Entry:
+    """A speaker as of its `version`: what a poll checks, and what its schedule is made for."""
+
     id: int
     code: str
     grid_id: int
     token_hash: str
     active: bool
     version: int
+    grid_path: str = "/"
+    zone_tags: tuple[str, ...] = ()
+    volume: int = 0
+    hours: tuple[int | None, int | None] = (None, None)  # active hours, minutes of the day
+    personal: bool = False  # announcements of its own, not cancelled
+
+    @classmethod
+    def of(cls, row: Any) -> Entry:
+        """From a row of `ROW` (any change of these values renews the version)."""
+        return cls(row.id, row.code, row.grid_id, row.token_hash, row.active, row.schedule_version, row.path,
+                   tuple(sorted(row.zone_tags or ())), row.volume, (row.active_start_min, row.active_end_min),
+                   bool(row.personal))
+
+
+# A speaker's row as the directory and the schedule read it. `personal` is whether it has
+# announcements of its own: announcing to one speaker or cancelling that renews its version,
+# and a grid's path never changes, so nothing here changes without a new version.
+ROW = (
+    select(Speaker.id, Speaker.code, Speaker.grid_id, Speaker.token_hash, Speaker.active,
+           Speaker.schedule_version, Grid.path, Speaker.zone_tags, Speaker.volume,
+           Speaker.active_start_min, Speaker.active_end_min,
+           exists().where(Announcement.speaker_id == Speaker.id, Announcement.cancelled_at.is_(None))
+           .label("personal"))
+    .join(Grid, Grid.id == Speaker.grid_id)
+)
 
 
 class Directory:
@@ -101,17 +131,11 @@ class Directory:
                 return  # another request refreshed while this one waited
             started, started_hub = time.monotonic(), hub.now().timestamp()
             generation = _generation
-            query = (
-                select(Speaker.id, Speaker.code, Speaker.grid_id, Speaker.token_hash,
-                       Speaker.active, Speaker.schedule_version)
-                .where(Speaker.schedule_version > self._seen)
-                .order_by(Speaker.schedule_version)
-            )
+            query = ROW.where(Speaker.schedule_version > self._seen).order_by(Speaker.schedule_version)
             async with hub.db.engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
             for row in rows:
-                self._put(Entry(row.id, row.code, row.grid_id, row.token_hash, row.active,
-                                row.schedule_version))
+                self._put(Entry.of(row))
             self._checked, self._checked_hub, self._generation = started, started_hub, generation
 
     def _put(self, entry: Entry) -> None:

@@ -11,10 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from broadcasts.speakers import timing
-from broadcasts.speakers.schedule import ClipRef, Item, Schedule, parts
+from broadcasts.speakers.directory import Entry
+from broadcasts.speakers.schedule import ClipRef, Item, Schedule, parts_of
 from hub.settings import Settings
 
 
@@ -62,9 +61,9 @@ def document(schedule: Schedule, settings: Settings, now: datetime) -> dict[str,
     return json.loads(text)
 
 
-async def answer(session: AsyncSession, hub: Any, code: str, now: datetime) -> tuple[int, str]:
-    """The version and the JSON text of speaker `code`'s schedule: what a 200 carries."""
-    made = await parts(session, hub, code, now)
+async def answer(hub: Any, speaker: Entry, now: datetime) -> tuple[int, str]:
+    """The version and the JSON text of `speaker`'s schedule: what a 200 carries."""
+    made = await parts_of(hub, speaker, now)
     if made.personal:
         items = items_json(made.items(), hub.settings)
     else:

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.speakers import announcements, registry, timing, urgent
+from broadcasts.speakers import announcements, directory, registry, timing, urgent
 from broadcasts.speakers.models import (
     Announcement,
     Clip,
@@ -163,13 +165,7 @@ def _announcements_where(target: ColumnElement[bool]) -> Any:
 
 _FOR_SPEAKER = _announcements_where(Announcement.speaker_id == bindparam("speaker_id"))
 _FOR_AREA = _announcements_where(Announcement.grid_id.in_(bindparam("ancestors", expanding=True)))
-_SPEAKER_ROW = (
-    select(Speaker.id, Speaker.code, Speaker.grid_id, Speaker.zone_tags, Speaker.volume,
-           Speaker.active_start_min, Speaker.active_end_min, Speaker.schedule_version, Grid.path,
-           exists().where(Announcement.speaker_id == Speaker.id, Announcement.cancelled_at.is_(None))
-           .label("personal"))
-    .join(Grid, Grid.id == Speaker.grid_id).where(Speaker.code == bindparam("code"))
-)
+_SPEAKER_ROW = directory.ROW.where(Speaker.code == bindparam("code"))
 
 
 async def _announcements(session: AsyncSession, hub: Any, query: Any, params: dict[str, Any],
@@ -314,35 +310,46 @@ class Parts:
             return self.shared.items
         return tuple(sorted([*self.shared.items, *self.personal], key=_order))
 
+    def schedule(self) -> Schedule:
+        return Schedule(self.code, self.version, self.volume, self.start, self.until, self.items())
+
 
 def _order(item: Item) -> tuple[Any, ...]:
     return (item.start, -item.rank, -item.order, item.id)
 
 
 async def parts(session: AsyncSession, hub: Any, code: str, now: datetime) -> Parts:
-    """The schedule of speaker `code` for the window `now` falls in, in its two parts: one
-    query for the speaker, the shared items from this process's cache when a neighbour at the
-    same version asked first, and a query for its own announcements only when it has any."""
+    """The schedule of speaker `code` for the window `now` falls in, in its two parts, read in
+    `session`: one query for the speaker, then as `parts_of`."""
     row = (await session.execute(_SPEAKER_ROW, {"code": code})).one_or_none()
     if row is None:
         raise NotFound("speakers.unknown", code=code)
+    return await parts_of(hub, directory.Entry.of(row), now, lambda: nullcontext(session))
+
+
+async def parts_of(hub: Any, speaker: directory.Entry, now: datetime,
+                   unit: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None) -> Parts:
+    """The schedule of `speaker` as of its version: the shared items from this process's cache
+    when a neighbour at the same version asked first, and a query for its own announcements only
+    when it has any. A unit of work (`unit`, by default a new one) is opened only for what must
+    be read, so a village's hundred speakers polling after a change cost one build."""
     start, until = window(now, hub.settings)
-    zone_tags = tuple(sorted(row.zone_tags or ()))
-    active = (row.active_start_min, row.active_end_min)
-    key = (row.grid_id, zone_tags, active, row.schedule_version, start)
+    key = (speaker.grid_id, speaker.zone_tags, speaker.hours, speaker.version, start)
     cache = _shared_of(hub)
     shared = cache.get(key)
-    if shared is None:
-        shared = await _shared(session, hub, row.path, zone_tags, active, start, until)
-        cache.put(key, shared)
     personal: list[Item] = []
-    if row.personal:
-        personal = await _announcements(session, hub, _FOR_SPEAKER, {"speaker_id": row.id}, start, until,
-                                        list(shared.blocked))
-    return Parts(row.code, row.schedule_version, row.volume, start, until, shared, tuple(personal))
+    if shared is None or speaker.personal:
+        async with (unit or hub.db.session)() as session:
+            if shared is None:
+                shared = await _shared(session, hub, speaker.grid_path, speaker.zone_tags, speaker.hours,
+                                       start, until)
+                cache.put(key, shared)
+            if speaker.personal:
+                personal = await _announcements(session, hub, _FOR_SPEAKER, {"speaker_id": speaker.id}, start,
+                                                until, list(shared.blocked))
+    return Parts(speaker.code, speaker.version, speaker.volume, start, until, shared, tuple(personal))
 
 
 async def build(session: AsyncSession, hub: Any, code: str, now: datetime) -> Schedule:
     """The schedule of speaker `code` for the window `now` falls in."""
-    made = await parts(session, hub, code, now)
-    return Schedule(made.code, made.version, made.volume, made.start, made.until, made.items())
+    return (await parts(session, hub, code, now)).schedule()
