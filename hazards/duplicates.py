@@ -111,7 +111,7 @@ async def candidates(
     by_grid: dict[int, list[CandidateRow]] = {grid_id: [] for grid_id in grid_ids}
     if by_grid:
         params = {"grid_ids": sorted(by_grid), "week_ago": now - WINDOW}
-        for grid_id, hazard_id, category, text, lat, lon, recent in await session.execute(_CANDIDATES, params):
+        for grid_id, hazard_id, category, text, lat, lon, recent in (await session.execute(_CANDIDATES, params)).all():
             by_grid[grid_id].append((hazard_id, category, text, lat, lon, bool(recent)))
     return by_grid
 
