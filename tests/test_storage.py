@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, migrate
+from hub import audit, conversations, migrate
 from hub.db import Database
 from hub.models import AuditEntry, Chat, Grid, GridLevel
 
@@ -62,3 +62,32 @@ async def test_failed_unit_of_work_leaves_nothing(hub):
             raise RuntimeError("boom")
     async with hub.db.session() as session:
         assert (await session.scalars(select(AuditEntry))).all() == []
+
+
+async def test_a_flow_prefix_is_matched_literally(hub):
+    """`_` and `%` are LIKE wildcards; a flow's name is matched as written."""
+    now = hub.now()
+    async with hub.db.session() as session:
+        for user, flow in ((1, "same_1"), (1, "sameX1"), (2, "100%_a"), (2, "1000"), (3, "same_2")):
+            await conversations.put(session, user, flow, {}, now=now)
+    async with hub.db.session() as session:
+        assert sorted(f for _, f, _ in await conversations.begun(session, [1, 2, 3], "same_", now=now)) == [
+            "same_1", "same_2"]
+        assert [f for _, f, _ in await conversations.begun(session, [1, 2], "100%", now=now)] == ["100%_a"]
+        assert await conversations.begun(session, [1], "same_", now=now + timedelta(days=2)) == []  # expired
+        assert await conversations.begun(session, [], "same_", now=now) == []
+
+
+async def test_audit_rows_written_together_go_with_their_unit_of_work(hub):
+    entries = [audit.Entry("test", "grid", code, "create", after={"n": i}) for i, code in enumerate(("A", "B"))]
+    with pytest.raises(RuntimeError):
+        async with hub.db.session() as session:
+            await audit.record_many(session, entries, at=hub.now())
+            raise RuntimeError("boom")
+    async with hub.db.session() as session:
+        assert (await session.scalars(select(AuditEntry))).all() == []
+        await audit.record_many(session, entries, at=hub.now())
+        await audit.record_many(session, [], at=hub.now())
+    async with hub.db.session() as session:
+        rows = await audit.history(session, "grid", "B")
+    assert [(r.actor_label, r.action, r.after) for r in rows] == [("test", "create", {"n": 1})]
