@@ -75,11 +75,11 @@ class Entry:
     token_hash: str
     active: bool
     version: int
-    grid_path: str = "/"
-    zone_tags: tuple[str, ...] = ()
-    volume: int = 0
-    hours: tuple[int | None, int | None] = (None, None)  # active hours, minutes of the day
-    personal: bool = False  # announcements of its own, not cancelled
+    grid_path: str
+    zone_tags: tuple[str, ...]
+    volume: int
+    hours: tuple[int | None, int | None]  # active hours, minutes of the day
+    personal: bool  # announcements of its own, not cancelled
 
     @classmethod
     def of(cls, row: Any) -> Entry:
