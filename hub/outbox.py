@@ -51,6 +51,28 @@ class Envelope:
     ref_id: str | None
 
 
+class Queued(NamedTuple):
+    """One message to queue: to which chat, what, ahead of what, about what."""
+
+    chat_id: int
+    payload: dict[str, Any]
+    kind: str = "text"
+    priority: int = 5
+    ref: tuple[str, object] | None = None
+
+
+def _new_row(message: Queued, now: datetime, expires_at: datetime | None, dedupe_key: str | None = None
+             ) -> dict[str, Any]:
+    """The columns of a message queued now, due at once."""
+    ref = message.ref
+    return {
+        "chat_id": message.chat_id, "payload": message.payload, "kind": message.kind, "status": Status.PENDING,
+        "priority": message.priority, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "expires_at": expires_at, "dedupe_key": dedupe_key,
+        "ref_type": ref[0] if ref else None, "ref_id": str(ref[1]) if ref else None,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -64,11 +86,7 @@ async def enqueue(
     expires_at: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a message to the caller's unit of work. With a dedupe key, a repeat is a no-op."""
-    message = OutboxMessage(
-        chat_id=chat_id, kind=kind, payload=payload, status=Status.PENDING, priority=priority,
-        attempts=0, next_attempt_at=now, created_at=now, dedupe_key=dedupe_key, expires_at=expires_at,
-        ref_type=ref[0] if ref else None, ref_id=str(ref[1]) if ref else None,
-    )
+    message = OutboxMessage(**_new_row(Queued(chat_id, payload, kind, priority, ref), now, expires_at, dedupe_key))
     if dedupe_key is None:
         session.add(message)
         return message
@@ -78,16 +96,6 @@ async def enqueue(
     except IntegrityError:
         return None
     return message
-
-
-class Queued(NamedTuple):
-    """One message of a batch for `enqueue_many`."""
-
-    chat_id: int
-    payload: dict[str, Any]
-    kind: str = "text"
-    priority: int = 5
-    ref: tuple[str, object] | None = None
 
 
 async def enqueue_many(
@@ -103,14 +111,7 @@ async def enqueue_many(
     """
     if not rows:
         return 0
-    values = [
-        {"chat_id": row.chat_id, "payload": row.payload, "kind": row.kind, "status": Status.PENDING,
-         "priority": row.priority, "attempts": 0, "next_attempt_at": now, "created_at": now,
-         "expires_at": expires_at, "dedupe_key": None, "ref_type": row.ref[0] if row.ref else None,
-         "ref_id": str(row.ref[1]) if row.ref else None}
-        for row in rows
-    ]
-    await session.execute(insert(OutboxMessage.__table__), values)
+    await session.execute(insert(OutboxMessage.__table__), [_new_row(row, now, expires_at) for row in rows])
     return len(rows)
 
 

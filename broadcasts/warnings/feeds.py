@@ -7,8 +7,8 @@ text/xml, application/xml, or nothing, and add query strings): it is CAP if its 
 alert in a CAP namespace. Every document ends in one outcome with its reason — what it
 became, or why it was refused — and one bad document, whatever is wrong with it, never stops
 the rest of the feed. Parsing runs in the CAP process (worker.py), so a large alert does not
-stall the event loop. Feed XML is checked by defusedxml before feedparser reads it, so a hostile feed cannot
-expand entities. Where a feed may send the hub is fetch.py's business.
+stall the event loop. Feed XML is checked by defusedxml before feedparser reads it, so a
+hostile feed cannot expand entities. Where a feed may send the hub is fetch.py's business.
 """
 
 from __future__ import annotations
